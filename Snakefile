@@ -1,0 +1,23 @@
+"""hashbench: regenerate HashNet's (ICCV 2017) Table 1 and compare hashing methods on shared splits.
+
+    snakemake --cores 8 results/table1.csv
+"""
+
+from snakemake.utils import min_version
+
+min_version("8.0")
+
+
+configfile: "config/config.yaml"
+
+
+include: "rules/common.smk"
+include: "rules/data.smk"
+include: "rules/runs.smk"
+include: "rules/tables.smk"
+
+
+rule all:
+    default_target: True
+    input:
+        "results/table1.csv",

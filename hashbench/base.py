@@ -1,0 +1,55 @@
+"""The interface every hashing method implements (scikit-learn style).
+
+A method is a class with ``name`` (its registry key), hyperparameters as ``__init__`` keyword
+arguments stored under the same attribute names, ``fit(X, Y)`` returning ``self`` with learned
+state in attributes ending in ``_``, and ``encode(X)`` returning {-1,+1} int8 codes. ``X`` is an
+(n, D) float array of the protocol's features; ``Y`` an (n, C) 0/1 label matrix (ignored by
+unsupervised methods). A method may fill ``loss_history_`` with one float per iteration.
+"""
+
+from __future__ import annotations
+
+import inspect
+from typing import ClassVar
+
+import numpy as np
+
+from hashbench.errors import HashbenchError
+
+
+def sign(x: np.ndarray) -> np.ndarray:
+    """sgn with sgn(0) = +1 (HashNet Eq. 5), as int8."""
+    return np.where(np.asarray(x) >= 0, 1, -1).astype(np.int8)
+
+
+class HashMethod:
+    name: ClassVar[str]
+    supervised: ClassVar[bool] = False
+    uses_gpu: ClassVar[bool] = False
+
+    def __init__(self, n_bits: int = 32, seed: int = 0):
+        self.n_bits = n_bits
+        self.seed = seed
+
+    @classmethod
+    def hyperparameters(cls) -> dict:
+        """Hyperparameter names and defaults, read from ``__init__`` (n_bits and seed excluded)."""
+        params = inspect.signature(cls.__init__).parameters
+        return {k: p.default for k, p in params.items() if k not in ("self", "n_bits", "seed")}
+
+    @classmethod
+    def check_params(cls, params: dict, field: str = "params") -> None:
+        known = cls.hyperparameters()
+        for key in params:
+            if key not in known:
+                expected = ", ".join(known) or "none"
+                raise HashbenchError(f"{field}: method '{cls.name}' has no hyperparameter '{key}'; expected: {expected}")
+
+    def get_params(self) -> dict:
+        return {k: getattr(self, k) for k in self.hyperparameters()}
+
+    def fit(self, X: np.ndarray, Y: np.ndarray) -> "HashMethod":
+        raise NotImplementedError
+
+    def encode(self, X: np.ndarray) -> np.ndarray:
+        raise NotImplementedError

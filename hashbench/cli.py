@@ -1,0 +1,117 @@
+"""The ``hashbench`` command line; the workflow's rules are thin calls to these subcommands."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+
+from hashbench.errors import HashbenchError
+
+
+def _json_arg(text: str) -> dict:
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise argparse.ArgumentTypeError(f"not valid JSON ({exc})") from None
+    if not isinstance(value, dict):
+        raise argparse.ArgumentTypeError("expected a JSON object")
+    return value
+
+
+def _prepare(args):
+    from hashbench import splits
+
+    splits.prepare(args.protocol, args.spec, args.out)
+
+
+def _features(args):
+    from hashbench import splits
+
+    splits.write_pixel_features(args.data, args.spec["source"])
+
+
+def _train(args):
+    from hashbench import runner
+
+    runner.train(args.spec, args.data, args.out)
+
+
+def _evaluate(args):
+    from hashbench import runner
+
+    runner.evaluate(args.run, args.data, args.out)
+
+
+def _table(args):
+    from hashbench import tables
+
+    tables.table1(args.metrics, args.out)
+
+
+def _methods(args):
+    from hashbench import registry
+
+    for name, cls in sorted(registry.methods().items()):
+        kind = "supervised" if cls.supervised else "unsupervised"
+        print(f"{name:12s} {kind:12s} {cls.__module__}  {cls.hyperparameters()}")
+
+
+def _check_config(args):
+    from hashbench import config
+
+    config.load(args.config)
+    print(f"{args.config}: ok")
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="hashbench", description=__doc__)
+    sub = p.add_subparsers(dest="command", required=True)
+
+    s = sub.add_parser("prepare", help="build a protocol's dataset and shared split")
+    s.add_argument("--protocol", required=True)
+    s.add_argument("--spec", required=True, type=_json_arg, help="the protocol definition as JSON")
+    s.add_argument("--out", required=True, help="output folder, data/<protocol>")
+    s.set_defaults(func=_prepare)
+
+    s = sub.add_parser("features", help="compute a prepared protocol's pixel features")
+    s.add_argument("--data", required=True)
+    s.add_argument("--spec", required=True, type=_json_arg, help="the protocol definition as JSON")
+    s.set_defaults(func=_features)
+
+    s = sub.add_parser("train", help="fit one (protocol, method, bits, seed) run and store its codes")
+    s.add_argument("--spec", required=True, type=_json_arg, help="the run spec as JSON (hashbench.config.run_spec)")
+    s.add_argument("--data", required=True)
+    s.add_argument("--out", required=True)
+    s.set_defaults(func=_train)
+
+    s = sub.add_parser("evaluate", help="compute every metric of a stored run")
+    s.add_argument("--run", required=True)
+    s.add_argument("--data", required=True)
+    s.add_argument("--out", required=True)
+    s.set_defaults(func=_evaluate)
+
+    s = sub.add_parser("table", help="Table 1 (MAP, mean/std over seeds) from metrics.json files")
+    s.add_argument("--out", required=True)
+    s.add_argument("metrics", nargs="+")
+    s.set_defaults(func=_table)
+
+    s = sub.add_parser("methods", help="list registered methods and their hyperparameters")
+    s.set_defaults(func=_methods)
+
+    s = sub.add_parser("check-config", help="validate a config file")
+    s.add_argument("config")
+    s.set_defaults(func=_check_config)
+    return p
+
+
+def main(argv=None) -> int:
+    args = parser().parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s", stream=sys.stderr)
+    try:
+        args.func(args)
+    except HashbenchError as exc:
+        print(f"hashbench: error: {exc}", file=sys.stderr)
+        return 2
+    return 0

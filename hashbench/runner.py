@@ -1,0 +1,100 @@
+"""One (protocol, method, bits, seed) run: train and encode, then evaluate from the stored codes."""
+
+from __future__ import annotations
+
+import logging
+import platform
+import time
+from pathlib import Path
+
+import numpy as np
+
+from hashbench import __version__, config, io, registry, splits
+from hashbench.errors import HashbenchError
+
+log = logging.getLogger("hashbench")
+
+
+def _check_codes(codes, n_rows: int, n_bits: int, what: str) -> np.ndarray:
+    codes = np.asarray(codes)
+    if codes.shape != (n_rows, n_bits) or not (np.abs(codes) == 1).all():
+        raise HashbenchError(f"{what}: expected a ({n_rows}, {n_bits}) matrix of -1/+1 codes, "
+                             f"got shape {codes.shape}")
+    return codes.astype(np.int8)
+
+
+def train(spec: dict, data_dir, out_dir) -> dict:
+    """Fit the method on the training split, encode queries and database, store codes and run.json."""
+    out_dir = Path(out_dir)
+    data = splits.load(data_dir)
+    features = data.features(spec["protocol_def"]["features"])
+    method = registry.create(spec["method"], spec["bits"], spec["seed"], spec["params"])
+    train_idx = data.split["train"]
+    log.info("fitting %s (%d bits, seed %d) on %d training items of %s", spec["method"], spec["bits"],
+             spec["seed"], train_idx.size, spec["protocol"])
+    start = time.perf_counter()
+    fitted = method.fit(features[train_idx], data.labels[train_idx])
+    fit_seconds = time.perf_counter() - start
+    if fitted is not method:
+        raise HashbenchError(f"method '{spec['method']}': fit() must return self")
+    start = time.perf_counter()
+    codes = {name: _check_codes(method.encode(features[data.split[name]]), data.split[name].size, spec["bits"],
+                                f"method '{spec['method']}' encode({name})") for name in ("query", "database")}
+    encode_seconds = time.perf_counter() - start
+    history = [float(v) for v in getattr(method, "loss_history_", [])]
+    for i, value in enumerate(history):
+        log.info("iteration %d loss %.6g", i + 1, value)
+    log.info("fit %.2fs, encode %.2fs", fit_seconds, encode_seconds)
+    io.save_codes(out_dir / "codes.npz", codes["query"], codes["database"])
+    record = {
+        "spec": spec,
+        "params": method.get_params(),
+        "config_hash": config.digest(spec),
+        "split_checksum": data.checksum,
+        "fit_seconds": fit_seconds,
+        "encode_seconds": encode_seconds,
+        "loss_history": history,
+        "device": "cpu",
+        "hashbench_version": __version__,
+        "python": platform.python_version(),
+        "numpy": np.__version__,
+    }
+    io.write_json(out_dir / "run.json", record)
+    return record
+
+
+def evaluate(run_dir, data_dir, out_path) -> dict:
+    """Compute every metric of a stored run and write metrics.json beside the run's metadata."""
+    from hashbench.metrics import evaluate as compute
+
+    run_dir = Path(run_dir)
+    run = io.read_json(run_dir / "run.json")
+    data = splits.load(data_dir)
+    if run.get("split_checksum") != data.checksum:
+        raise HashbenchError(f"{run_dir / 'run.json'}: trained on split {str(run.get('split_checksum'))[:12]}... "
+                             f"but {data_dir} holds split {data.checksum[:12]}...; re-run training")
+    query, database = io.load_codes(run_dir / "codes.npz")
+    spec = run["spec"]
+    evaluation = spec["evaluation"]
+    start = time.perf_counter()
+    try:
+        metrics = compute(query, database, data.labels[data.split["query"]], data.labels[data.split["database"]],
+                          spec["protocol_def"]["topk"], precision_at=tuple(evaluation["precision_at"]),
+                          no_relevant=evaluation["no_relevant"])
+    except ValueError as exc:
+        raise HashbenchError(f"evaluating {run_dir}: {exc}") from None
+    log.info("%s %s %d bits seed %d: MAP@%d %.4f (tie-aware %.4f), P@H<=2 %.4f", spec["protocol"], spec["method"],
+             spec["bits"], spec["seed"], metrics["topk"], metrics["map"], metrics["map_tie_aware"], metrics["p_h2"])
+    metrics.update({
+        "protocol": spec["protocol"],
+        "method": spec["method"],
+        "bits": spec["bits"],
+        "seed": spec["seed"],
+        "fit_seconds": run["fit_seconds"],
+        "encode_seconds": run["encode_seconds"],
+        "eval_seconds": time.perf_counter() - start,
+        "config_hash": run["config_hash"],
+        "split_checksum": run["split_checksum"],
+    })
+    io.write_json(out_path, metrics)
+    return metrics

@@ -1,0 +1,43 @@
+import json
+
+from hashbench import config as hbconfig
+from hashbench import registry
+from hashbench.errors import HashbenchError
+
+try:
+    CFG = hbconfig.validate(config)
+except HashbenchError as exc:
+    raise WorkflowError(f"hashbench: {exc}") from None
+
+RUN_DIR = "results/runs/{protocol}/{method}/{bits}bits/seed{seed}"
+
+
+wildcard_constraints:
+    protocol=r"[A-Za-z0-9_.-]+",
+    method=r"[A-Za-z0-9_.-]+",
+    bits=r"\d+",
+    seed=r"\d+",
+
+
+def protocol_json(wildcards):
+    return json.dumps(CFG["protocol_defs"][wildcards.protocol], sort_keys=True)
+
+
+def run_json(wildcards):
+    spec = hbconfig.run_spec(CFG, wildcards.protocol, wildcards.method, int(wildcards.bits), int(wildcards.seed))
+    return json.dumps(spec, sort_keys=True)
+
+
+def gpus(wildcards):
+    return int(registry.get(wildcards.method).uses_gpu)
+
+
+def all_metrics():
+    """Every run's metrics file, methods outermost so that the table keeps the config's method order."""
+    return [
+        f"results/runs/{protocol}/{method}/{bits}bits/seed{seed}/metrics.json"
+        for method in CFG["methods"]
+        for protocol in CFG["protocols"]
+        for bits in CFG["bits"]
+        for seed in CFG["seeds"]
+    ]

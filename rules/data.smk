@@ -1,0 +1,29 @@
+rule prepare_split:
+    """Build a protocol's dataset and its shared query/database/train split (seeded, checksummed)."""
+    output:
+        dataset="data/{protocol}/dataset.npz",
+        split="data/{protocol}/split.npz",
+        meta="data/{protocol}/split.json",
+    params:
+        spec=protocol_json,
+        out=subpath(output.meta, parent=True),
+    log:
+        "logs/prepare/{protocol}.log",
+    shell:
+        "python -m hashbench prepare --protocol {wildcards.protocol} --spec {params.spec:q} "
+        "--out {params.out} > {log} 2>&1"
+
+
+rule features:
+    """Features the shallow methods read (pixels, scaled and zero-centred by the training mean)."""
+    input:
+        rules.prepare_split.output,
+    output:
+        "data/{protocol}/features-pixels.npy",
+    params:
+        spec=protocol_json,
+        data=subpath(output[0], parent=True),
+    log:
+        "logs/features/{protocol}.log",
+    shell:
+        "python -m hashbench features --data {params.data} --spec {params.spec:q} > {log} 2>&1"

@@ -3,12 +3,15 @@
     snakemake --cores 8 results/table1.csv
 """
 
+from pathlib import Path
+
 from snakemake.utils import min_version
 
 min_version("8.0")
 
 
-configfile: "config/config.yaml"
+# the default config sits beside this Snakefile, whatever --directory the workflow runs in
+configfile: Path(workflow.basedir) / "config" / "config.yaml"
 
 
 include: "rules/common.smk"

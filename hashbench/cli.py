@@ -41,7 +41,7 @@ def _train(args):
 def _evaluate(args):
     from hashbench import runner
 
-    runner.evaluate(args.run, args.data, args.out)
+    runner.evaluate(args.run, args.data, args.spec, args.out)
 
 
 def _table(args):
@@ -89,6 +89,8 @@ def parser() -> argparse.ArgumentParser:
     s = sub.add_parser("evaluate", help="compute every metric of a stored run")
     s.add_argument("--run", required=True)
     s.add_argument("--data", required=True)
+    s.add_argument("--spec", required=True, type=_json_arg,
+                   help="evaluation options as JSON (hashbench.config.eval_spec): topk, no_relevant, precision_at")
     s.add_argument("--out", required=True)
     s.set_defaults(func=_evaluate)
 

@@ -82,13 +82,17 @@ def digest(obj) -> str:
 
 
 def run_spec(cfg: dict, protocol: str, method: str, bits: int, seed: int) -> dict:
-    """Everything a (protocol, method, bits, seed) run depends on; its digest is the run's config hash."""
+    """Everything a (protocol, method, bits, seed) training run depends on; its digest is the config hash."""
     return {
         "protocol": protocol,
-        "protocol_def": cfg["protocol_defs"][protocol],
+        "protocol_def": {k: v for k, v in cfg["protocol_defs"][protocol].items() if k != "topk"},
         "method": method,
         "params": cfg["method_params"].get(method, {}),
         "bits": int(bits),
         "seed": int(seed),
-        "evaluation": cfg["evaluation"],
     }
+
+
+def eval_spec(cfg: dict, protocol: str) -> dict:
+    """What evaluating a run of ``protocol`` depends on: R of MAP@R and the evaluation options."""
+    return {"topk": cfg["protocol_defs"][protocol]["topk"], **cfg["evaluation"]}

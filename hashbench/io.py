@@ -7,6 +7,7 @@ import hashlib
 import json
 import os
 import tempfile
+import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -51,6 +52,8 @@ def save_npz(path, **arrays) -> None:
 
 def load_npz(path, keys: tuple[str, ...]) -> dict[str, np.ndarray]:
     """Load the named arrays of an .npz file, with a clear error if it is missing or corrupt."""
+    if os.path.exists(path) and not zipfile.is_zipfile(path):
+        raise HashbenchError(f"{path}: not a readable .npz file (not a zip archive)")
     try:
         with np.load(path, allow_pickle=False) as data:
             missing = [k for k in keys if k not in data.files]

@@ -63,8 +63,8 @@ def train(spec: dict, data_dir, out_dir) -> dict:
     return record
 
 
-def evaluate(run_dir, data_dir, out_path) -> dict:
-    """Compute every metric of a stored run and write metrics.json beside the run's metadata."""
+def evaluate(run_dir, data_dir, evaluation: dict, out_path) -> dict:
+    """Compute every metric of a stored run (options: hashbench.config.eval_spec) and write metrics.json."""
     from hashbench.metrics import evaluate as compute
 
     run_dir = Path(run_dir)
@@ -75,11 +75,10 @@ def evaluate(run_dir, data_dir, out_path) -> dict:
                              f"but {data_dir} holds split {data.checksum[:12]}...; re-run training")
     query, database = io.load_codes(run_dir / "codes.npz")
     spec = run["spec"]
-    evaluation = spec["evaluation"]
     start = time.perf_counter()
     try:
         metrics = compute(query, database, data.labels[data.split["query"]], data.labels[data.split["database"]],
-                          spec["protocol_def"]["topk"], precision_at=tuple(evaluation["precision_at"]),
+                          evaluation["topk"], precision_at=tuple(evaluation["precision_at"]),
                           no_relevant=evaluation["no_relevant"])
     except ValueError as exc:
         raise HashbenchError(f"evaluating {run_dir}: {exc}") from None

@@ -9,6 +9,7 @@ try:
 except HashbenchError as exc:
     raise WorkflowError(f"hashbench: {exc}") from None
 
+ENV = "../environment.yml"
 RUN_DIR = "results/runs/{protocol}/{method}/{bits}bits/seed{seed}"
 
 
@@ -26,6 +27,10 @@ def protocol_json(wildcards):
 def run_json(wildcards):
     spec = hbconfig.run_spec(CFG, wildcards.protocol, wildcards.method, int(wildcards.bits), int(wildcards.seed))
     return json.dumps(spec, sort_keys=True)
+
+
+def eval_json(wildcards):
+    return json.dumps(hbconfig.eval_spec(CFG, wildcards.protocol), sort_keys=True)
 
 
 def gpus(wildcards):

@@ -9,6 +9,8 @@ rule prepare_split:
         out=subpath(output.meta, parent=True),
     log:
         "logs/prepare/{protocol}.log",
+    conda:
+        ENV
     shell:
         "python -m hashbench prepare --protocol {wildcards.protocol} --spec {params.spec:q} "
         "--out {params.out} > {log} 2>&1"
@@ -17,13 +19,15 @@ rule prepare_split:
 rule features:
     """Features the shallow methods read (pixels, scaled and zero-centred by the training mean)."""
     input:
-        rules.prepare_split.output,
+        **rules.prepare_split.output,
     output:
         "data/{protocol}/features-pixels.npy",
     params:
         spec=protocol_json,
-        data=subpath(output[0], parent=True),
+        data=subpath(input.meta, parent=True),
     log:
         "logs/features/{protocol}.log",
+    conda:
+        ENV
     shell:
         "python -m hashbench features --data {params.data} --spec {params.spec:q} > {log} 2>&1"

@@ -6,5 +6,7 @@ rule table1:
         "results/table1.csv",
     log:
         "logs/table1.log",
+    conda:
+        ENV
     shell:
         "python -m hashbench table --out {output} {input} > {log} 2>&1"

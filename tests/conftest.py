@@ -1,0 +1,33 @@
+import os
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(Path(__file__).parent))  # reference_metrics
+
+
+@pytest.fixture(scope="session")
+def default_config():
+    return yaml.safe_load((ROOT / "config" / "config.yaml").read_text())
+
+
+@pytest.fixture(scope="session")
+def digits_dir(tmp_path_factory, default_config):
+    """The digits protocol, prepared once for the session, with pixel features."""
+    from hashbench import splits
+
+    out = tmp_path_factory.mktemp("data") / "digits"
+    splits.prepare("digits", default_config["protocol_defs"]["digits"], out)
+    splits.write_pixel_features(out, "sklearn-digits")
+    return out
+
+
+@pytest.fixture
+def cli_env():
+    """Environment for subprocesses: this interpreter's bin folder first on PATH."""
+    env = dict(os.environ)
+    env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
+    return env

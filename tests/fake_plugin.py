@@ -1,0 +1,32 @@
+"""Writes a third-party hashing-method package (module + dist-info entry point) into a folder."""
+
+from pathlib import Path
+
+MODULE = '''
+import numpy as np
+
+from hashbench.base import HashMethod, sign
+
+
+class CoordinateHash(HashMethod):
+    """Thresholds the first n_bits centred feature coordinates."""
+
+    name = "COORD"
+
+    def fit(self, X, Y=None):
+        self.mean_ = X[:, : self.n_bits].mean(axis=0)
+        return self
+
+    def encode(self, X):
+        return sign(X[:, : self.n_bits] - self.mean_)
+'''
+
+
+def write_plugin(folder: Path) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "hb_coord_plugin.py").write_text(MODULE)
+    info = folder / "hb_coord_plugin-0.1.dist-info"
+    info.mkdir(exist_ok=True)
+    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: hb-coord-plugin\nVersion: 0.1\n")
+    (info / "entry_points.txt").write_text("[hashbench.methods]\nCOORD = hb_coord_plugin:CoordinateHash\n")
+    return folder

@@ -1,0 +1,63 @@
+import subprocess
+import sys
+
+import pytest
+import yaml
+
+from hashbench import config
+from hashbench.errors import HashbenchError
+
+
+def test_default_config_is_valid(default_config):
+    cfg = config.validate(default_config)
+    assert cfg["evaluation"]["no_relevant"] == "zero"
+
+
+@pytest.mark.parametrize("change, message", [
+    ({"methods": ["ITQ", "FOO"]}, "config field 'methods[1]': unknown method 'FOO'; available: "),
+    ({"protocols": ["imagenet"]}, "config field 'protocols[0]': unknown protocol 'imagenet'; defined: digits, mnist5k"),
+    ({"bits": [16, 200]}, "config field 'bits[1]': 200 is greater than the maximum of 128; expected an integer in 1..128"),
+    ({"bits": [0]}, "config field 'bits[0]': 0 is less than the minimum of 1"),
+    ({"bits": 16}, "config field 'bits': 16 is not of type 'array'"),
+    ({"seeds": ["a"]}, "config field 'seeds[0]': 'a' is not of type 'integer'"),
+    ({"method_params": {"ITQ": {"iterations": 3}}}, "method_params.ITQ: method 'ITQ' has no hyperparameter 'iterations'"),
+    ({"evaluation": {"no_relevant": "skip"}}, "config field 'evaluation.no_relevant': 'skip' is not one of"),
+    ({"colour": "red"}, "Additional properties are not allowed ('colour' was unexpected)"),
+])
+def test_bad_config_names_the_field(default_config, change, message):
+    with pytest.raises(HashbenchError) as info:
+        config.validate({**default_config, **change})
+    assert message in str(info.value)
+    assert "\n" not in str(info.value)
+
+
+def test_bad_protocol_definition(default_config):
+    bad = yaml.safe_load(yaml.safe_dump(default_config))
+    bad["protocol_defs"]["digits"]["topk"] = "all"
+    with pytest.raises(HashbenchError, match=r"config field 'protocol_defs.digits.topk': 'all' is not of type 'integer'"):
+        config.validate(bad)
+    bad["protocol_defs"]["digits"]["topk"] = 10
+    bad["protocol_defs"]["digits"]["source"] = "cifar"
+    with pytest.raises(HashbenchError, match=r"'protocol_defs.digits.source': unknown source 'cifar'"):
+        config.validate(bad)
+
+
+def test_command_line_bits_strings_are_integers(default_config):
+    assert config.validate({**default_config, "bits": ["8", "16"]})["bits"] == [8, 16]
+
+
+def test_check_config_command(tmp_path, default_config):
+    path = tmp_path / "bad.yaml"
+    path.write_text(yaml.safe_dump({**default_config, "bits": [300]}))
+    out = subprocess.run([sys.executable, "-m", "hashbench", "check-config", str(path)], capture_output=True, text=True)
+    assert out.returncode == 2
+    assert out.stderr.strip() == ("hashbench: error: config field 'bits[0]': 300 is greater than the maximum of 128; "
+                                  "expected an integer in 1..128")
+
+
+def test_run_spec_leaves_evaluation_out(default_config):
+    cfg = config.validate(default_config)
+    spec = config.run_spec(cfg, "digits", "ITQ", 16, 0)
+    assert "topk" not in spec["protocol_def"] and config.eval_spec(cfg, "digits")["topk"] == 500
+    assert config.digest(spec) == config.digest(config.run_spec(cfg, "digits", "ITQ", 16, 0))
+    assert config.digest(spec) != config.digest(config.run_spec(cfg, "digits", "ITQ", 16, 1))

@@ -1,0 +1,80 @@
+"""Conformance of every registered method, and the defining properties of LSH and ITQ."""
+
+import numpy as np
+import pytest
+
+from hashbench import registry, splits
+from hashbench.errors import HashbenchError
+
+METHODS = sorted(registry.methods())
+
+
+@pytest.fixture(scope="module")
+def digits(digits_dir):
+    data = splits.load(digits_dir)
+    return data.features("pixels"), data.labels, data.split
+
+
+@pytest.mark.parametrize("name", METHODS)
+def test_conformance(name, digits):
+    x, y, split = digits
+    train, query = split["train"], split["query"]
+    method = registry.create(name, n_bits=12, seed=0, params={})
+    assert method.fit(x[train], y[train]) is method
+    codes = method.encode(x[query])
+    assert codes.shape == (query.size, 12) and codes.dtype == np.int8
+    assert set(np.unique(codes)) <= {-1, 1}
+    again = registry.create(name, n_bits=12, seed=0, params={}).fit(x[train], y[train]).encode(x[query])
+    np.testing.assert_array_equal(codes, again)
+    assert {k for k in vars(method) if k.endswith("_") and not k.startswith("_")}, "learned state ends in _"
+    assert set(method.get_params()) == set(type(method).hyperparameters())
+
+
+@pytest.mark.parametrize("name", METHODS)
+def test_unknown_hyperparameter_is_named(name):
+    with pytest.raises(HashbenchError, match=f"method '{name}' has no hyperparameter 'no_such_param'"):
+        registry.create(name, n_bits=8, seed=0, params={"no_such_param": 1})
+
+
+def test_unknown_method_lists_the_available_ones():
+    with pytest.raises(HashbenchError, match=r"unknown method 'NOPE'; available: .*ITQ.*LSH"):
+        registry.get("NOPE")
+
+
+def test_lsh_bits_collide_with_probability_one_minus_angle_over_pi():
+    """Charikar's random-hyperplane property, checked with many bits."""
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((200, 20))
+    x -= x.mean(axis=0)
+    lsh = registry.create("LSH", n_bits=128, seed=0, params={}).fit(x, None)
+    ref = registry.create("LSH", n_bits=128, seed=1, params={}).fit(x, None)
+    a, b = x[0], x[1]
+    angle = np.arccos(a @ b / np.linalg.norm(a) / np.linalg.norm(b))
+    differing = np.mean([(m.encode(x[:1]) != m.encode(x[1:2])).mean() for m in (lsh, ref)])
+    assert differing == pytest.approx(angle / np.pi, abs=0.08)
+
+
+def test_itq_quantization_loss_never_increases(digits):
+    x, y, split = digits
+    itq = registry.create("ITQ", n_bits=16, seed=0, params={"n_iter": 50}).fit(x[split["train"]], None)
+    loss = np.array(itq.loss_history_)
+    assert loss.size == 50
+    assert (np.diff(loss) <= 1e-9 * loss[0]).all()
+    assert loss[-1] < loss[0]
+    np.testing.assert_allclose(itq.rotation_ @ itq.rotation_.T, np.eye(16), atol=1e-10)
+
+
+def test_itq_rotation_beats_plain_pca_signs(digits):
+    """ITQ's rotation lowers the quantization loss of PCA-then-sign (its reason to exist)."""
+    x, y, split = digits
+    itq = registry.create("ITQ", n_bits=16, seed=0, params={}).fit(x[split["train"]], None)
+    v = (x[split["train"]] - itq.mean_) @ itq.pca_
+    pca_loss = np.sum((np.where(v >= 0, 1, -1) - v) ** 2)
+    assert itq.loss_history_[-1] < pca_loss
+
+
+def test_itq_rejects_more_bits_than_dimensions():
+    with pytest.raises(HashbenchError, match="n_bits: 70 bits exceed the feature dimension 64"):
+        registry.create("ITQ", n_bits=70, seed=0, params={}).fit(np.random.default_rng(0).random((100, 64)), None)
+    with pytest.raises(HashbenchError, match="n_iter: expected a positive integer"):
+        registry.create("ITQ", n_bits=8, seed=0, params={"n_iter": 0}).fit(np.zeros((10, 64)), None)

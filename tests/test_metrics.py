@@ -1,0 +1,115 @@
+"""The fast metrics kernel against the slow reference in reference_metrics.py, ties included."""
+
+import numpy as np
+import pytest
+
+from hashbench import evaluate
+from hashbench.metrics import pack_bits
+from reference_metrics import reference
+
+
+def random_case(rng, nq, nd, n_bits, n_labels, multi, density=0.3):
+    qc = rng.choice(np.array([-1, 1], np.int8), (nq, n_bits))
+    dc = rng.choice(np.array([-1, 1], np.int8), (nd, n_bits))
+    if multi:
+        ql = (rng.random((nq, n_labels)) < density).astype(np.uint8)
+        dl = (rng.random((nd, n_labels)) < density).astype(np.uint8)
+    else:
+        ql = np.eye(n_labels, dtype=np.uint8)[rng.integers(0, n_labels, nq)]
+        dl = np.eye(n_labels, dtype=np.uint8)[rng.integers(0, n_labels, nd)]
+    return qc, dc, ql, dl
+
+
+def assert_matches(fast, ref, ns):
+    assert fast["map"] == pytest.approx(ref["map"], abs=1e-12)
+    assert fast["p_h2"] == pytest.approx(ref["p_h2"], abs=1e-12)
+    for n in ns:
+        assert fast["precision_at_n"][n] == pytest.approx(ref["precision_at_n"][n], abs=1e-12)
+    np.testing.assert_allclose(fast["pr_curve"]["precision"], ref["pr_precision"], atol=1e-12)
+    np.testing.assert_allclose(fast["pr_curve"]["recall"], ref["pr_recall"], atol=1e-12)
+    if "map_tie_aware" in ref:
+        assert fast["map_tie_aware"] == pytest.approx(ref["map_tie_aware"], abs=1e-10)
+
+
+@pytest.mark.parametrize("no_relevant", ["zero", "exclude"])
+@pytest.mark.parametrize("multi", [False, True])
+def test_tie_aware_against_every_tie_ordering(no_relevant, multi):
+    """Tiny databases, few bits (ties everywhere): tie-aware MAP is the mean over all orderings."""
+    rng = np.random.default_rng(1 + multi)
+    for _ in range(40):
+        n_bits = int(rng.integers(1, 5))
+        nd = int(rng.integers(2, 8))
+        qc, dc, ql, dl = random_case(rng, 6, nd, n_bits, int(rng.integers(1, 4)), multi)
+        topk = int(rng.integers(1, nd + 2))
+        ns = (1, nd)
+        fast = evaluate(qc, dc, ql, dl, topk, precision_at=ns, no_relevant=no_relevant)
+        assert_matches(fast, reference(qc, dc, ql, dl, topk, ns, no_relevant, tie_aware=True), ns)
+
+
+@pytest.mark.parametrize("n_bits", [1, 7, 16, 63, 64, 65, 128])
+@pytest.mark.parametrize("multi", [False, True])
+def test_against_reference_several_code_lengths(n_bits, multi):
+    rng = np.random.default_rng(n_bits)
+    qc, dc, ql, dl = random_case(rng, 23, 300, n_bits, 70 if multi else 5, multi, density=0.04)
+    ns = (10, 50, 300)
+    for no_relevant in ("zero", "exclude"):
+        fast = evaluate(qc, dc, ql, dl, 120, precision_at=ns, no_relevant=no_relevant)
+        assert_matches(fast, reference(qc, dc, ql, dl, 120, ns, no_relevant), ns)
+
+
+def test_block_boundaries_and_queries_without_relevant_items():
+    rng = np.random.default_rng(7)
+    qc, dc, ql, dl = random_case(rng, 19, 50, 4, 3, False)  # 19 queries: two full blocks of 8 and a partial one
+    ql[:5] = 0  # no label: nothing is relevant to these queries
+    fast_zero = evaluate(qc, dc, ql, dl, 20, precision_at=(5,))
+    fast_excl = evaluate(qc, dc, ql, dl, 20, precision_at=(5,), no_relevant="exclude")
+    assert_matches(fast_zero, reference(qc, dc, ql, dl, 20, (5,), "zero"), (5,))
+    assert_matches(fast_excl, reference(qc, dc, ql, dl, 20, (5,), "exclude"), (5,))
+    assert fast_excl["n_queries_in_map"] <= 14 < fast_zero["n_queries_in_map"] == 19
+
+
+def test_ties_are_broken_by_database_index():
+    codes = np.ones((4, 8), np.int8)  # every item at distance 0: one tie group
+    query_labels = np.array([[1, 0]], np.uint8)
+    db_labels = np.array([[0, 1], [1, 0], [0, 1], [1, 0]], np.uint8)
+    out = evaluate(codes[:1], codes, query_labels, db_labels, 4, precision_at=(1, 2))
+    assert out["map"] == pytest.approx((1 / 2 + 2 / 4) / 2)
+    assert out["precision_at_n"] == {1: 0.0, 2: 0.5}
+    # expected AP over the 4! orderings of the tie: (1/2)(1 + ...) computed by the reference
+    assert out["map_tie_aware"] == pytest.approx(
+        reference(codes[:1], codes, query_labels, db_labels, 4, (), tie_aware=True)["map_tie_aware"])
+
+
+def test_perfect_codes_score_one():
+    labels = np.eye(4, dtype=np.uint8)[np.arange(40) % 4]
+    blocks = np.kron(np.eye(4, dtype=int), np.ones((1, 4), dtype=int))  # classes 8 bits apart
+    codes = np.where(blocks[np.arange(40) % 4] > 0, 1, -1).astype(np.int8)
+    out = evaluate(codes, codes, labels, labels, 10, precision_at=(10,))
+    assert out["map"] == out["map_tie_aware"] == out["p_h2"] == out["precision_at_n"][10] == 1.0
+
+
+def test_pack_bits_round_trip():
+    rng = np.random.default_rng(0)
+    codes = rng.choice([-1, 1], (5, 70))
+    packed = pack_bits(codes)
+    assert packed.dtype == np.uint64 and packed.shape == (5, 2)
+    bits = np.unpackbits(packed.view(np.uint8), axis=1, count=70, bitorder="little")
+    np.testing.assert_array_equal(bits, codes > 0)
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    (dict(query_codes=np.zeros((2, 4))), "query_codes: expected codes in"),
+    (dict(db_codes=np.ones((3, 5))), "query codes have 4 bits but database codes have 5"),
+    (dict(db_codes=np.ones((3, 129))), "1 <= K <= 128"),
+    (dict(db_labels=np.ones((2, 2))), "db_labels: expected a 0/1 label matrix with 3 rows"),
+    (dict(query_labels=np.full((2, 2), 2)), "query_labels: expected 0/1 labels"),
+    (dict(topk=0), "topk"),
+    (dict(precision_at=(4,)), "precision_at"),
+    (dict(no_relevant="drop"), "no_relevant"),
+])
+def test_bad_input_is_reported(kwargs, message):
+    args = dict(query_codes=np.ones((2, 4)), db_codes=np.ones((3, 4)), query_labels=np.ones((2, 2)),
+                db_labels=np.ones((3, 2)), topk=2, precision_at=(1,))
+    args.update(kwargs)
+    with pytest.raises(ValueError, match=message.replace("(", r"\(")):
+        evaluate(**args)

@@ -1,0 +1,122 @@
+"""The Snakemake workflow as a user runs it, on a tiny config, with a third-party plugin."""
+
+import csv
+import json
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import yaml
+
+from conftest import ROOT
+from fake_plugin import write_plugin
+
+TINY = {
+    "protocols": ["digits"],
+    "methods": ["ITQ", "LSH", "COORD"],
+    "bits": [8, 16],
+    "seeds": [0, 1],
+}
+
+
+def snakemake(workdir, env, *args, config=TINY):
+    (workdir / "tiny.yaml").write_text(yaml.safe_dump(config))
+    cmd = [sys.executable, "-m", "snakemake", "-s", str(ROOT / "Snakefile"), "--directory", str(workdir),
+           "--configfile", str(workdir / "tiny.yaml"), "--cores", "2", *args]
+    return subprocess.run(cmd, capture_output=True, text=True, env=env, cwd=workdir)
+
+
+@pytest.fixture(scope="module")
+def workflow_run(tmp_path_factory):
+    workdir = tmp_path_factory.mktemp("workflow")
+    env = dict(os.environ)
+    env["PATH"] = f"{os.path.dirname(sys.executable)}{os.pathsep}{env['PATH']}"
+    env["PYTHONPATH"] = str(write_plugin(workdir / "plugin"))
+    out = snakemake(workdir, env, "results/table1.csv")
+    assert out.returncode == 0, out.stderr[-3000:]
+    return workdir, env
+
+
+def read_table(path):
+    with open(path, newline="") as fh:
+        return list(csv.DictReader(fh))
+
+
+def test_table1_cells_are_the_mean_over_seeds_of_stored_runs(workflow_run):
+    workdir, _ = workflow_run
+    rows = read_table(workdir / "results" / "table1.csv")
+    assert [r["method"] for r in rows] == ["ITQ", "LSH", "COORD"]
+    for row in rows:
+        for bits in (8, 16):
+            maps = [json.loads((workdir / f"results/runs/digits/{row['method']}/{bits}bits/seed{s}/metrics.json")
+                               .read_text())["map"] for s in (0, 1)]
+            assert float(row[f"digits/{bits}bits/map_mean"]) == pytest.approx(np.mean(maps), abs=5e-5)
+            assert float(row[f"digits/{bits}bits/map_std"]) == pytest.approx(np.std(maps, ddof=1), abs=5e-5)
+            assert row[f"digits/{bits}bits/n_seeds"] == "2"
+
+
+def test_every_run_stores_codes_metadata_and_all_metrics(workflow_run):
+    workdir, _ = workflow_run
+    checksum = json.loads((workdir / "data/digits/split.json").read_text())["checksum"]
+    run_dir = workdir / "results/runs/digits/ITQ/16bits/seed1"
+    metrics = json.loads((run_dir / "metrics.json").read_text())
+    run = json.loads((run_dir / "run.json").read_text())
+    assert {"map", "map_tie_aware", "p_h2", "precision_at_n", "pr_curve", "fit_seconds", "encode_seconds",
+            "config_hash", "split_checksum", "seed"} <= set(metrics)
+    assert metrics["split_checksum"] == run["split_checksum"] == checksum
+    assert len(run["loss_history"]) == 50 and run["params"] == {"n_iter": 50}
+    assert metrics["topk"] == 500 and len(metrics["pr_curve"]["precision"]) == 17
+    assert (workdir / "logs/train/digits/ITQ/16bits/seed1.log").read_text().count("loss") >= 50
+    # ITQ and LSH beat thresholding raw coordinates, and more bits help ITQ
+    table = {r["method"]: r for r in read_table(workdir / "results/table1.csv")}
+    assert float(table["ITQ"]["digits/16bits/map_mean"]) > float(table["COORD"]["digits/16bits/map_mean"])
+
+
+def test_rerun_has_nothing_to_do_and_codes_are_reproducible(workflow_run):
+    workdir, env = workflow_run
+    out = snakemake(workdir, env, "results/table1.csv", "-n")
+    assert out.returncode == 0 and "Nothing to be done" in out.stdout + out.stderr
+    run_dir = workdir / "results/runs/digits/LSH/8bits/seed0"
+    before = (run_dir / "codes.npz").read_bytes()
+    (run_dir / "codes.npz").unlink()
+    assert snakemake(workdir, env, str(run_dir.relative_to(workdir) / "codes.npz")).returncode == 0
+    assert (run_dir / "codes.npz").read_bytes() == before
+
+
+def test_bad_config_fails_before_any_job(tmp_path, cli_env):
+    out = snakemake(tmp_path, cli_env, "results/table1.csv", config={**TINY, "methods": ["ITQ"], "bits": [8, 129]})
+    assert out.returncode != 0
+    assert "hashbench: config field 'bits[1]': 129 is greater than the maximum of 128" in out.stderr
+    assert not (tmp_path / "results").exists() and not (tmp_path / "data").exists()
+
+
+def test_unknown_method_fails_clearly(tmp_path, cli_env):
+    out = snakemake(tmp_path, cli_env, "results/table1.csv", config={**TINY, "methods": ["HashNot"]})
+    assert out.returncode != 0
+    assert "config field 'methods[0]': unknown method 'HashNot'" in out.stderr
+
+
+def test_corrupt_split_stops_training_without_partial_results(workflow_run, tmp_path, cli_env):
+    workdir, _ = workflow_run
+    data = tmp_path / "data"
+    data.mkdir()
+    for name in ("dataset.npz", "split.json", "features-pixels.npy"):
+        (data / name).write_bytes((workdir / "data/digits" / name).read_bytes())
+    (data / "split.npz").write_bytes(b"garbage")
+    spec = json.loads((workdir / "results/runs/digits/LSH/8bits/seed0/run.json").read_text())["spec"]
+    out_dir = tmp_path / "run"
+    out = subprocess.run([sys.executable, "-m", "hashbench", "train", "--spec", json.dumps(spec), "--data", str(data),
+                          "--out", str(out_dir)], capture_output=True, text=True, env=cli_env)
+    assert out.returncode == 2
+    assert out.stderr.strip().splitlines() == [f"hashbench: error: {data / 'split.npz'}: not a readable .npz file "
+                                               "(not a zip archive)"]
+    assert not out_dir.exists() or not any(out_dir.iterdir())
+
+
+def test_snakemake_lint_is_clean(cli_env):
+    out = subprocess.run([sys.executable, "-m", "snakemake", "--lint"], capture_output=True, text=True, cwd=ROOT,
+                         env=cli_env)
+    assert out.returncode == 0
+    assert "Lints for" not in out.stdout + out.stderr

@@ -1,0 +1,65 @@
+"""Building blocks shared by the shallow methods: PCA, the ITQ rotation, label similarity, RBF anchors."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from hashbench.base import sign
+from hashbench.errors import HashbenchError
+
+
+def pca_directions(X: np.ndarray, n_components: int) -> np.ndarray:
+    """Top principal directions of centred X (D x n_components), each column's largest entry positive."""
+    if n_components > X.shape[1]:
+        raise HashbenchError(f"n_bits: {n_components} bits exceed the feature dimension {X.shape[1]}")
+    eigval, eigvec = np.linalg.eigh(np.cov(X, rowvar=False))
+    top = eigvec[:, np.argsort(eigval)[::-1][:n_components]]
+    return top * np.sign(top[np.abs(top).argmax(axis=0), np.arange(n_components)])
+
+
+def itq_rotation(V: np.ndarray, n_iter: int, rng: np.random.Generator) -> tuple[np.ndarray, list[float]]:
+    """ITQ (Gong & Lazebnik 2011): alternate B = sgn(VR) and the orthogonal Procrustes update of R.
+
+    Returns R and the quantization loss ||B - VR||_F^2 after each iteration (never increasing).
+    """
+    if not isinstance(n_iter, int) or n_iter < 1:
+        raise HashbenchError(f"n_iter: expected a positive integer, got {n_iter!r}")
+    R, _ = np.linalg.qr(rng.standard_normal((V.shape[1], V.shape[1])))
+    history = []
+    for _ in range(n_iter):
+        B = sign(V @ R).astype(V.dtype)
+        S, _, S_hat_t = np.linalg.svd(B.T @ V)
+        R = S_hat_t.T @ S.T
+        history.append(float(np.sum((B - V @ R) ** 2)))
+    return R, history
+
+
+def similar(Y1: np.ndarray, Y2: np.ndarray) -> np.ndarray:
+    """Boolean (n1, n2) matrix: True where two items share at least one label."""
+    return (np.asarray(Y1, dtype=np.float32) @ np.asarray(Y2, dtype=np.float32).T) > 0
+
+
+class RBFAnchors:
+    """Gaussian RBF features on anchor points, k(x, a) = exp(-||x - a||^2 / (2 sigma^2)), centred.
+
+    ``sigma`` defaults to the root mean squared distance between the training points and the
+    anchors (as in KSH's code); the kernel features are centred by their training mean.
+    """
+
+    def __init__(self, X: np.ndarray, n_anchors: int, sigma: float | None, rng: np.random.Generator):
+        if not isinstance(n_anchors, int) or not 1 <= n_anchors <= X.shape[0]:
+            raise HashbenchError(f"n_anchors: expected an integer in 1..{X.shape[0]} (the training set size), "
+                                 f"got {n_anchors!r}")
+        if sigma is not None and not (isinstance(sigma, (int, float)) and sigma > 0):
+            raise HashbenchError(f"sigma: expected a positive kernel width or null, got {sigma!r}")
+        self.anchors = X[rng.choice(X.shape[0], n_anchors, replace=False)]
+        sq = self._sq_dist(X)
+        self.sigma = float(sigma) if sigma is not None else float(np.sqrt(sq.mean()))
+        self.mean = np.exp(-sq / (2 * self.sigma**2)).mean(axis=0)
+
+    def _sq_dist(self, X):
+        sq = (X**2).sum(1)[:, None] + (self.anchors**2).sum(1)[None, :] - 2 * X @ self.anchors.T
+        return np.maximum(sq, 0)
+
+    def __call__(self, X: np.ndarray) -> np.ndarray:
+        return np.exp(-self._sq_dist(np.asarray(X, dtype=np.float64)) / (2 * self.sigma**2)) - self.mean

@@ -19,7 +19,7 @@ import scipy.linalg
 
 from hashbench.base import HashMethod, sign
 from hashbench.errors import HashbenchError
-from hashbench.shallow import RBFAnchors, similar
+from hashbench.shallow import LabelSimilarity, RBFAnchors
 
 
 def _smooth(u):
@@ -27,32 +27,23 @@ def _smooth(u):
 
 
 class Residue:
-    """The residue R = r S - sum_t h_t h_t^T as an operator, S_ij = +1 for items sharing a label, else -1.
-
-    For single-label data S = 2 Y Y^T - 1 1^T, so R is applied in O(l (C + bits)) without forming it;
-    multi-label data uses the dense l x l matrix.
-    """
+    """The residue R = r S - H H^T as an operator, H the codes of the bits fitted so far."""
 
     def __init__(self, Y: np.ndarray, r: int):
         self.r = float(r)
-        self.Y = np.asarray(Y, dtype=np.float64)
-        self.H = np.zeros((self.Y.shape[0], 0))
-        single = bool((self.Y.sum(axis=1) == 1).all())
-        self.dense = None if single else self.r * np.where(similar(Y, Y), 1.0, -1.0)
+        self.S = LabelSimilarity(Y)
+        self.H = np.zeros((Y.shape[0], 0))
 
     def __matmul__(self, B):
-        if self.dense is not None:
-            return self.dense @ B
-        return self.r * (2 * self.Y @ (self.Y.T @ B) - B.sum(axis=0)) - self.H @ (self.H.T @ B)
+        return self.r * (self.S @ B) - self.H @ (self.H.T @ B)
 
     def subtract(self, h):
-        if self.dense is not None:
-            self.dense -= np.outer(h, h)
-        else:
-            self.H = np.column_stack([self.H, h])
+        self.H = np.column_stack([self.H, h])
 
     def squared_norm(self) -> float:
-        return float(np.sum((self @ np.eye(self.Y.shape[0])) ** 2))
+        """||r S - H H^T||_F^2 = r^2 m^2 - 2 r tr(H^T S H) + ||H^T H||_F^2 (S has +-1 entries)."""
+        m = self.H.shape[0]
+        return float(self.r**2 * m**2 - 2 * self.r * np.sum(self.H * (self.S @ self.H)) + np.sum((self.H.T @ self.H) ** 2))
 
 
 def _descend(K, R, a, n_iter, step, tol):

@@ -49,6 +49,7 @@ def train(spec: dict, data_dir, out_dir) -> dict:
     record = {
         "spec": spec,
         "params": method.get_params(),
+        "features": spec["protocol_def"]["features"],
         "config_hash": config.digest(spec),
         "split_checksum": data.checksum,
         "fit_seconds": fit_seconds,

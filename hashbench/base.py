@@ -17,6 +17,13 @@ import numpy as np
 from hashbench.errors import HashbenchError
 
 
+def require_int(name: str, value, low: int, high: int | None = None, what: str = "") -> None:
+    """Raise a HashbenchError naming hyperparameter ``name`` unless low <= value <= high is an integer."""
+    if isinstance(value, bool) or not isinstance(value, int) or value < low or (high is not None and value > high):
+        expected = f"in {low}..{high}{what}" if high is not None else f">= {low}"
+        raise HashbenchError(f"{name}: expected an integer {expected}, got {value!r}")
+
+
 def sign(x: np.ndarray) -> np.ndarray:
     """sgn with sgn(0) = +1 (HashNet Eq. 5), as int8."""
     return np.where(np.asarray(x) >= 0, 1, -1).astype(np.int8)

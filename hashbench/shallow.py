@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from hashbench.base import sign
+from hashbench.base import require_int, sign
 from hashbench.errors import HashbenchError
 
 
@@ -22,8 +22,7 @@ def itq_rotation(V: np.ndarray, n_iter: int, rng: np.random.Generator) -> tuple[
 
     Returns R and the quantization loss ||B - VR||_F^2 after each iteration (never increasing).
     """
-    if not isinstance(n_iter, int) or n_iter < 1:
-        raise HashbenchError(f"n_iter: expected a positive integer, got {n_iter!r}")
+    require_int("n_iter", n_iter, 1)
     R, _ = np.linalg.qr(rng.standard_normal((V.shape[1], V.shape[1])))
     history = []
     for _ in range(n_iter):
@@ -65,9 +64,7 @@ class RBFAnchors:
     """
 
     def __init__(self, X: np.ndarray, n_anchors: int, sigma: float | None, rng: np.random.Generator):
-        if not isinstance(n_anchors, int) or not 1 <= n_anchors <= X.shape[0]:
-            raise HashbenchError(f"n_anchors: expected an integer in 1..{X.shape[0]} (the training set size), "
-                                 f"got {n_anchors!r}")
+        require_int("n_anchors", n_anchors, 1, X.shape[0], " (the training set size)")
         if sigma is not None and not (isinstance(sigma, (int, float)) and sigma > 0):
             raise HashbenchError(f"sigma: expected a positive kernel width or null, got {sigma!r}")
         self.anchors = X[rng.choice(X.shape[0], n_anchors, replace=False)]
@@ -81,3 +78,14 @@ class RBFAnchors:
 
     def __call__(self, X: np.ndarray) -> np.ndarray:
         return np.exp(-self._sq_dist(np.asarray(X, dtype=np.float64)) / (2 * self.sigma**2)) - self.mean
+
+
+def anchors_and_sample(X, n_anchors, sigma, size, default_cap: int, name: str, rng):
+    """The RBF anchor kernel of a kernel method and the random training subset its objective uses.
+
+    ``size`` None means min(default_cap, n); an explicit size must lie in 2..n (hyperparameter ``name``).
+    """
+    n = X.shape[0]
+    size = min(default_cap, n) if size is None else size
+    require_int(name, size, 2, n, " (the training set size)")
+    return RBFAnchors(X, n_anchors, sigma, rng), rng.choice(n, size, replace=False)

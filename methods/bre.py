@@ -16,9 +16,8 @@ One sweep updates one random weight of every bit; ``loss_history_`` records O / 
 import numpy as np
 from numba import njit
 
-from hashbench.base import HashMethod, sign
-from hashbench.errors import HashbenchError
-from hashbench.shallow import RBFAnchors, similar
+from hashbench.base import HashMethod, require_int, sign
+from hashbench.shallow import anchors_and_sample, similar
 
 
 @njit(cache=True)
@@ -75,22 +74,16 @@ class BRE(HashMethod):
         self.n_sweeps = n_sweeps
 
     def fit(self, X, Y):
+        require_int("n_sweeps", self.n_sweeps, 0)
         X = np.asarray(X, dtype=np.float64)
-        n = X.shape[0]
-        n_points = min(1000, n) if self.n_points is None else self.n_points
-        if not isinstance(n_points, int) or not 2 <= n_points <= n:
-            raise HashbenchError(f"n_points: expected an integer in 2..{n} (the training set size), got {n_points!r}")
-        if not isinstance(self.n_sweeps, int) or self.n_sweeps < 0:
-            raise HashbenchError(f"n_sweeps: expected a non-negative integer, got {self.n_sweeps!r}")
         rng = np.random.default_rng(self.seed)
-        self.kernel_ = RBFAnchors(X, self.n_anchors, self.sigma, rng)
-        points = rng.choice(n, n_points, replace=False)
+        self.kernel_, points = anchors_and_sample(X, self.n_anchors, self.sigma, self.n_points, 1000, "n_points", rng)
         K = self.kernel_(X[points])
         target = np.where(similar(Y[points], Y[points]), 0.0, 1.0)
         W = rng.standard_normal((self.n_bits, K.shape[1]))
         B = sign(K @ W.T)
         hamming = (B[:, None, :] != B[None, :, :]).sum(axis=2).astype(np.int32)
-        n_pairs = n_points * (n_points - 1) / 2
+        n_pairs = points.size * (points.size - 1) / 2
         self.loss_history_ = [self._objective(hamming, target) / n_pairs]
         for _ in range(self.n_sweeps):
             for p in rng.permutation(self.n_bits):

@@ -17,9 +17,8 @@ maximising h^T R_{k-1} h (Eq. 10),
 import numpy as np
 import scipy.linalg
 
-from hashbench.base import HashMethod, sign
-from hashbench.errors import HashbenchError
-from hashbench.shallow import LabelSimilarity, RBFAnchors
+from hashbench.base import HashMethod, require_int, sign
+from hashbench.shallow import LabelSimilarity, anchors_and_sample
 
 
 def _smooth(u):
@@ -86,16 +85,10 @@ class KSH(HashMethod):
         self.tol = tol
 
     def fit(self, X, Y):
+        require_int("n_iter", self.n_iter, 0)
         X = np.asarray(X, dtype=np.float64)
-        n = X.shape[0]
-        n_labelled = min(2000, n) if self.n_labelled is None else self.n_labelled
-        if not isinstance(n_labelled, int) or not 2 <= n_labelled <= n:
-            raise HashbenchError(f"n_labelled: expected an integer in 2..{n} (the training set size), got {n_labelled!r}")
-        if not isinstance(self.n_iter, int) or self.n_iter < 0:
-            raise HashbenchError(f"n_iter: expected a non-negative integer, got {self.n_iter!r}")
-        rng = np.random.default_rng(self.seed)
-        self.kernel_ = RBFAnchors(X, self.n_anchors, self.sigma, rng)
-        labelled = rng.choice(n, n_labelled, replace=False)
+        self.kernel_, labelled = anchors_and_sample(X, self.n_anchors, self.sigma, self.n_labelled, 2000, "n_labelled",
+                                                    np.random.default_rng(self.seed))
         K = self.kernel_(X[labelled])
         R = Residue(Y[labelled], self.n_bits)
         gram = K.T @ K + 1e-6 * np.eye(K.shape[1])
@@ -105,7 +98,7 @@ class KSH(HashMethod):
         for k in range(self.n_bits):
             M = K.T @ (R @ K)
             _, vec = scipy.linalg.eigh((M + M.T) / 2, gram, subset_by_index=[K.shape[1] - 1, K.shape[1] - 1])
-            a0 = vec[:, 0] * np.sqrt(n_labelled / (vec[:, 0] @ gram @ vec[:, 0]))
+            a0 = vec[:, 0] * np.sqrt(labelled.size / (vec[:, 0] @ gram @ vec[:, 0]))
             a1 = _descend(K, R, a0, self.n_iter, step, self.tol)
             h0, h1 = sign(K @ a0).astype(float), sign(K @ a1).astype(float)
             s0, s1 = h0 @ (R @ h0), h1 @ (R @ h1)

@@ -18,7 +18,7 @@ lambda3 decorrelates the bits further at some cost in MAP on few-class data.
 import numpy as np
 import scipy.optimize
 
-from hashbench.base import HashMethod, sign
+from hashbench.base import HashMethod, require_int, sign
 from hashbench.errors import HashbenchError
 from hashbench.shallow import LabelSimilarity
 
@@ -40,9 +40,7 @@ class SHBDNN(HashMethod):
 
     def _check(self):
         for name in ("n_hidden", "n_outer", "lbfgs_iter"):
-            value = getattr(self, name)
-            if not isinstance(value, int) or value < 1:
-                raise HashbenchError(f"{name}: expected a positive integer, got {value!r}")
+            require_int(name, getattr(self, name), 1)
         for name in ("lambda1", "lambda2", "lambda3", "lambda4"):
             value = getattr(self, name)
             if not isinstance(value, (int, float)) or value < 0:

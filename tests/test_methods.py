@@ -76,5 +76,5 @@ def test_itq_rotation_beats_plain_pca_signs(digits):
 def test_itq_rejects_more_bits_than_dimensions():
     with pytest.raises(HashbenchError, match="n_bits: 70 bits exceed the feature dimension 64"):
         registry.create("ITQ", n_bits=70, seed=0, params={}).fit(np.random.default_rng(0).random((100, 64)), None)
-    with pytest.raises(HashbenchError, match="n_iter: expected a positive integer"):
+    with pytest.raises(HashbenchError, match="n_iter: expected an integer >= 1"):
         registry.create("ITQ", n_bits=8, seed=0, params={"n_iter": 0}).fit(np.zeros((10, 64)), None)

@@ -162,7 +162,7 @@ def test_supervised_methods_and_itq_beat_lsh(digits):
     ("KSH", {"n_labelled": 600}, "n_labelled: expected an integer in 2..500"),
     ("BRE", {"n_points": 1}, "n_points: expected an integer in 2..500"),
     ("BRE", {"sigma": -1.0}, "sigma: expected a positive kernel width"),
-    ("SH-BDNN", {"n_hidden": 0}, "n_hidden: expected a positive integer"),
+    ("SH-BDNN", {"n_hidden": 0}, "n_hidden: expected an integer >= 1"),
     ("SH-BDNN", {"lambda2": -1}, "lambda2: expected a non-negative number"),
     ("ITQ-CCA", {"reg": 0}, "reg: expected a positive regulariser"),
 ])

@@ -33,6 +33,7 @@ class HashMethod:
     name: ClassVar[str]
     supervised: ClassVar[bool] = False
     uses_gpu: ClassVar[bool] = False
+    input: ClassVar[str] = "features"  # or "images" (deep methods)
 
     def __init__(self, n_bits: int = 32, seed: int = 0):
         self.n_bits = n_bits
@@ -40,9 +41,16 @@ class HashMethod:
 
     @classmethod
     def hyperparameters(cls) -> dict:
-        """Hyperparameter names and defaults, read from ``__init__`` (n_bits and seed excluded)."""
-        params = inspect.signature(cls.__init__).parameters
-        return {k: p.default for k, p in params.items() if k not in ("self", "n_bits", "seed")}
+        """Hyperparameter names and defaults, read from the ``__init__`` of the class and its bases
+        (a subclass may pass the rest on with ``**kwargs``); n_bits and seed excluded."""
+        found = {}
+        for klass in cls.__mro__:
+            if "__init__" not in vars(klass):
+                continue
+            for key, p in inspect.signature(klass.__init__).parameters.items():
+                if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY) and key not in ("self", "n_bits", "seed"):
+                    found.setdefault(key, p.default)
+        return found
 
     @classmethod
     def check_params(cls, params: dict, field: str = "params") -> None:

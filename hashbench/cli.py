@@ -35,7 +35,7 @@ def _features(args):
 def _train(args):
     from hashbench import runner
 
-    runner.train(args.spec, args.data, args.out)
+    runner.train(args.spec, args.data, args.out, args.threads)
 
 
 def _evaluate(args):
@@ -84,6 +84,7 @@ def parser() -> argparse.ArgumentParser:
     s.add_argument("--spec", required=True, type=_json_arg, help="the run spec as JSON (hashbench.config.run_spec)")
     s.add_argument("--data", required=True)
     s.add_argument("--out", required=True)
+    s.add_argument("--threads", type=int, default=None, help="CPU threads for deep methods (torch)")
     s.set_defaults(func=_train)
 
     s = sub.add_parser("evaluate", help="compute every metric of a stored run")

@@ -23,12 +23,19 @@ def _check_codes(codes, n_rows: int, n_bits: int, what: str) -> np.ndarray:
     return codes.astype(np.int8)
 
 
-def train(spec: dict, data_dir, out_dir) -> dict:
+def train(spec: dict, data_dir, out_dir, threads: int | None = None) -> dict:
     """Fit the method on the training split, encode queries and database, store codes and run.json."""
     out_dir = Path(out_dir)
     data = splits.load(data_dir)
-    features = data.features(spec["protocol_def"]["features"])
     method = registry.create(spec["method"], spec["bits"], spec["seed"], spec["params"])
+    deep = method.input == "images"
+    features = data.images() if deep else data.features(spec["protocol_def"]["features"])
+    if deep:
+        import torch
+
+        method.checkpoint_path = out_dir / "checkpoint.pt"
+        if threads:
+            torch.set_num_threads(threads)
     train_idx = data.split["train"]
     log.info("fitting %s (%d bits, seed %d) on %d training items of %s", spec["method"], spec["bits"],
              spec["seed"], train_idx.size, spec["protocol"])
@@ -41,21 +48,24 @@ def train(spec: dict, data_dir, out_dir) -> dict:
     codes = {name: _check_codes(method.encode(features[data.split[name]]), data.split[name].size, spec["bits"],
                                 f"method '{spec['method']}' encode({name})") for name in ("query", "database")}
     encode_seconds = time.perf_counter() - start
-    history = [float(v) for v in getattr(method, "loss_history_", [])]
-    for i, value in enumerate(history):
-        log.info("iteration %d loss %.6g", i + 1, value)
+    history = np.asarray(getattr(method, "loss_history_", []), dtype=float).tolist()
+    if not deep:
+        for i, value in enumerate(history):
+            log.info("iteration %d loss %.6g", i + 1, value)
     log.info("fit %.2fs, encode %.2fs", fit_seconds, encode_seconds)
     io.save_codes(out_dir / "codes.npz", codes["query"], codes["database"])
+    if deep:
+        io.save_npz(out_dir / "continuous.npz", database=method.encode_continuous(features[data.split["database"]]))
     record = {
         "spec": spec,
         "params": method.get_params(),
-        "features": spec["protocol_def"]["features"],
+        "features": "images" if deep else spec["protocol_def"]["features"],
         "config_hash": config.digest(spec),
         "split_checksum": data.checksum,
         "fit_seconds": fit_seconds,
         "encode_seconds": encode_seconds,
         "loss_history": history,
-        "device": "cpu",
+        "device": getattr(method, "device_", "cpu"),
         "hashbench_version": __version__,
         "python": platform.python_version(),
         "numpy": np.__version__,

@@ -82,6 +82,13 @@ class ProtocolData:
     split: dict[str, np.ndarray]
     checksum: str
 
+    def images(self) -> np.ndarray:
+        """Images as float32 (N, C, H, W) scaled to [0, 1], the input of the deep methods."""
+        meta = io.read_json(self.directory / "split.json")
+        images = io.load_npz(self.directory / "dataset.npz", ("images",))["images"].astype(np.float32)
+        images /= np.float32(SOURCES[meta["source"]].pixel_max)
+        return images[:, None] if images.ndim == 3 else images.transpose(0, 3, 1, 2)
+
     def features(self, kind: str) -> np.ndarray:
         path = self.directory / f"features-{kind}.npy"
         try:

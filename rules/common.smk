@@ -37,6 +37,11 @@ def gpus(wildcards):
     return int(registry.get(wildcards.method).uses_gpu)
 
 
+def train_threads(wildcards):
+    """Deep methods train with two threads (one job keeps a 2-core machine busy); shallow ones with one."""
+    return 2 if registry.get(wildcards.method).input == "images" else 1
+
+
 def all_metrics():
     """Every run's metrics file, methods outermost so that the table keeps the config's method order."""
     return [

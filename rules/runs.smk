@@ -10,6 +10,7 @@ rule train:
         spec=run_json,
         data=subpath(input.meta, parent=True),
         out=subpath(output.run, parent=True),
+    threads: train_threads
     resources:
         gpu=gpus,
     log:
@@ -17,7 +18,8 @@ rule train:
     conda:
         ENV
     shell:
-        "python -m hashbench train --spec {params.spec:q} --data {params.data} --out {params.out} > {log} 2>&1"
+        "python -m hashbench train --spec {params.spec:q} --data {params.data} --out {params.out} "
+        "--threads {threads} > {log} 2>&1"
 
 
 rule evaluate:

@@ -15,16 +15,24 @@ def digits(digits_dir):
     return data.features("pixels"), data.labels, data.split
 
 
+@pytest.fixture(scope="module")
+def digit_images(digits_dir):
+    return splits.load(digits_dir).images()
+
+
 @pytest.mark.parametrize("name", METHODS)
-def test_conformance(name, digits):
+def test_conformance(name, digits, digit_images):
     x, y, split = digits
+    deep = registry.get(name).input == "images"
+    x = digit_images if deep else x
+    params = {"iterations": 20, "batch_size": 32} if deep else {}
     train, query = split["train"], split["query"]
-    method = registry.create(name, n_bits=12, seed=0, params={})
+    method = registry.create(name, n_bits=12, seed=0, params=params)
     assert method.fit(x[train], y[train]) is method
     codes = method.encode(x[query])
     assert codes.shape == (query.size, 12) and codes.dtype == np.int8
     assert set(np.unique(codes)) <= {-1, 1}
-    again = registry.create(name, n_bits=12, seed=0, params={}).fit(x[train], y[train]).encode(x[query])
+    again = registry.create(name, n_bits=12, seed=0, params=params).fit(x[train], y[train]).encode(x[query])
     np.testing.assert_array_equal(codes, again)
     assert {k for k in vars(method) if k.endswith("_") and not k.startswith("_")}, "learned state ends in _"
     assert set(method.get_params()) == set(type(method).hyperparameters())

@@ -1,0 +1,89 @@
+"""Backbones by name: a small CNN for the embedded protocols, and torchvision's AlexNet / ResNets.
+
+``create(name, pretrained, weights, in_channels, image_size)`` returns (module, feature dim).
+With ``pretrained`` the ImageNet weights come from ``weights`` (a saved state_dict) or, when that
+is None, torchvision's standard cache/download; if they cannot be loaded the run stops with an
+error, never continuing from random weights.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from hashbench.errors import HashbenchError
+
+TORCHVISION = {"alexnet": 4096, "resnet18": 512, "resnet34": 512, "resnet50": 2048}
+NAMES = ("smallcnn", *TORCHVISION)
+
+
+class SmallCNN(nn.Module):
+    """Two 3x3 conv-BN-ReLU-maxpool blocks and a 256-unit fully connected layer."""
+
+    def __init__(self, in_channels: int, image_size: tuple[int, int]):
+        super().__init__()
+        h, w = image_size[0] // 4, image_size[1] // 4
+        self.net = nn.Sequential(
+            nn.Conv2d(in_channels, 32, 3, padding=1), nn.BatchNorm2d(32), nn.ReLU(), nn.MaxPool2d(2),
+            nn.Conv2d(32, 64, 3, padding=1), nn.BatchNorm2d(64), nn.ReLU(), nn.MaxPool2d(2),
+            nn.Flatten(), nn.Linear(64 * h * w, 256), nn.ReLU(),
+        )
+
+    def forward(self, x):
+        return self.net(x)
+
+
+class AlexNetFc7(nn.Module):
+    """AlexNet up to fc7 (4096-d after ReLU), the representation HashNet's hash layer reads."""
+
+    def __init__(self, alexnet):
+        super().__init__()
+        self.features, self.avgpool = alexnet.features, alexnet.avgpool
+        self.fc = alexnet.classifier[:6]
+
+    def forward(self, x):
+        return self.fc(torch.flatten(self.avgpool(self.features(x)), 1))
+
+
+def _load_weights(model: nn.Module, name: str, weights) -> None:
+    if weights is not None:
+        path = Path(weights)
+        if not path.is_file():
+            raise HashbenchError(f"weights: pretrained weights file not found: {path}")
+        try:
+            state = torch.load(path, map_location="cpu", weights_only=True)
+            model.load_state_dict(state)
+        except Exception as exc:
+            raise HashbenchError(f"weights: {path} is not a {name} state_dict ({type(exc).__name__}: {exc})") from None
+        return
+    import torchvision
+
+    try:
+        state = torchvision.models.get_model_weights(name).DEFAULT.get_state_dict(progress=False)
+    except Exception as exc:
+        raise HashbenchError(f"pretrained: the ImageNet weights of {name} could not be loaded from torchvision's "
+                             f"cache or download ({type(exc).__name__}: {exc}); set weights: PATH to a saved "
+                             "state_dict") from None
+    model.load_state_dict(state)
+
+
+def create(name: str, pretrained: bool, weights, in_channels: int, image_size: tuple[int, int]):
+    if name == "smallcnn":
+        if pretrained:
+            raise HashbenchError("pretrained: the smallcnn backbone has no pretrained weights; set pretrained: false")
+        return SmallCNN(in_channels, image_size), 256
+    if name not in TORCHVISION:
+        raise HashbenchError(f"backbone: unknown backbone '{name}'; expected one of {', '.join(NAMES)}")
+    if in_channels != 3:
+        raise HashbenchError(f"backbone: {name} needs 3-channel images, got {in_channels}")
+    import torchvision
+
+    model = torchvision.models.get_model(name, weights=None)
+    if pretrained:
+        _load_weights(model, name, weights)
+    if name == "alexnet":
+        return AlexNetFc7(model), TORCHVISION[name]
+    model.fc = nn.Identity()
+    return model, TORCHVISION[name]

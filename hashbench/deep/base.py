@@ -1,0 +1,93 @@
+"""The base class of deep hashing methods: a method supplies its head, activation and loss; the
+shared loop in ``hashbench.deep.loop`` owns seeding, device, optimisation, checkpoints and logging.
+
+Hooks a subclass may override (tensors are torch tensors; torch is imported lazily):
+  build_head(feature_dim)      the hash layer; default fc(d -> K), weights N(0, 0.01), bias 0
+  prepare(Y, rng)              called once before training (e.g. CNNH's stage 1)
+  activation(z, iteration)     continuous codes g for training; default tanh(z)
+  binarize(z)                  binary codes h in the space the loss reads; default sgn(z) in {-1,+1}
+  loss(codes, labels, index)   the training loss J(g); also evaluated on h for L(h) (HashNet Fig. 6)
+Training hyperparameters (shared): backbone, pretrained, weights, iterations, batch_size, lr (of
+the backbone; the head learns ``head_lr_mult`` = 10 times faster), momentum 0.9 with Nesterov,
+weight_decay 5e-4, lr_step / lr_gamma (step decay), checkpoint_every, device ("auto": cuda if
+available, else cpu), as in the released HashNet code; the iteration count and batch size
+defaults are sized for the embedded protocols.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from hashbench.base import HashMethod, require_int
+from hashbench.errors import HashbenchError
+
+
+class DeepHashMethod(HashMethod):
+    input = "images"
+    uses_gpu = True
+
+    def __init__(self, n_bits=32, seed=0, backbone="smallcnn", pretrained=False, weights=None, iterations=600,
+                 batch_size=64, lr=0.01, head_lr_mult=10.0, momentum=0.9, weight_decay=5e-4, lr_step=200,
+                 lr_gamma=0.5, checkpoint_every=100, device="auto"):
+        super().__init__(n_bits, seed)
+        self.backbone = backbone
+        self.pretrained = pretrained
+        self.weights = weights
+        self.iterations = iterations
+        self.batch_size = batch_size
+        self.lr = lr
+        self.head_lr_mult = head_lr_mult
+        self.momentum = momentum
+        self.weight_decay = weight_decay
+        self.lr_step = lr_step
+        self.lr_gamma = lr_gamma
+        self.checkpoint_every = checkpoint_every
+        self.device = device
+        self.checkpoint_path = None  # set by the runner: where to checkpoint and resume
+
+    # --- hooks ---------------------------------------------------------------------------------
+    def build_head(self, feature_dim: int):
+        from torch import nn
+
+        head = nn.Linear(feature_dim, self.n_bits)
+        nn.init.normal_(head.weight, 0.0, 0.01)
+        nn.init.zeros_(head.bias)
+        return head
+
+    def prepare(self, Y: np.ndarray, rng: np.random.Generator) -> None:
+        pass
+
+    def activation(self, z, iteration: int):
+        return z.tanh()
+
+    def binarize(self, z):
+        return (z >= 0).to(z.dtype) * 2 - 1
+
+    def loss(self, codes, labels, index):
+        raise NotImplementedError
+
+    # --- HashMethod ----------------------------------------------------------------------------
+    def fit(self, X, Y):
+        from hashbench.deep.loop import train
+
+        require_int("iterations", self.iterations, 1)
+        require_int("batch_size", self.batch_size, 2, X.shape[0], " (the training set size)")
+        require_int("checkpoint_every", self.checkpoint_every, 1)
+        if self.device not in ("auto", "cpu", "cuda"):
+            raise HashbenchError(f"device: expected 'auto', 'cpu' or 'cuda', got {self.device!r}")
+        train(self, np.asarray(X, dtype=np.float32), np.asarray(Y, dtype=np.float32))
+        return self
+
+    def encode(self, X):
+        from hashbench.deep.loop import forward
+
+        return (forward(self, X) >= 0).astype(np.int8) * 2 - 1
+
+    def encode_continuous(self, X):
+        """The non-binarized outputs g at the end of training (HashNet Fig. 7)."""
+        import torch
+
+        from hashbench.deep.loop import forward
+
+        z = torch.from_numpy(forward(self, X))
+        return self.activation(z, self.iterations).numpy()

@@ -1,0 +1,54 @@
+"""DNNH: Simultaneous Feature Learning and Hash Coding (Lai, Pan, Liu & Yan, CVPR 2015).
+
+Divide-and-encode module (Sec. 3.2): the backbone features are projected to K slices of
+``slice_dim`` units, and each slice alone is mapped to one bit by its own fully connected unit and a
+sigmoid; the piecewise threshold function g(s) = 0 if s < 0.5 - eps, 1 if s > 0.5 + eps, else s
+(eps = 0.1) pushes the outputs to {0, 1}. Loss: the triplet ranking loss (Sec. 3.3)
+max(0, margin - (||b - b-||^2 - ||b - b+||^2)) with margin 1 over every (query, similar,
+dissimilar) triplet of the mini-batch. Codes: the threshold at 0.5, as +-1.
+Simplified: the projection to K * slice_dim units stands in for DNNH's shared layers, so any K works.
+"""
+
+from hashbench.deep.base import DeepHashMethod
+
+
+class DNNH(DeepHashMethod):
+    name = "DNNH"
+    supervised = True
+
+    def __init__(self, n_bits=32, seed=0, slice_dim=8, epsilon=0.1, margin=1.0, **training):
+        super().__init__(n_bits, seed, **training)
+        self.slice_dim = slice_dim
+        self.epsilon = epsilon
+        self.margin = margin
+
+    def build_head(self, feature_dim):
+        from torch import nn
+
+        class DivideAndEncode(nn.Module):
+            def __init__(self, n_bits, slice_dim):
+                super().__init__()
+                self.project = nn.Linear(feature_dim, n_bits * slice_dim)
+                self.slices = nn.Conv1d(n_bits, n_bits, slice_dim, groups=n_bits)  # one unit per slice
+                self.n_bits, self.slice_dim = n_bits, slice_dim
+
+            def forward(self, x):
+                return self.slices(self.project(x).view(-1, self.n_bits, self.slice_dim)).squeeze(-1)
+
+        head = DivideAndEncode(self.n_bits, self.slice_dim)
+        nn.init.normal_(head.slices.weight, 0.0, 0.01)
+        nn.init.zeros_(head.slices.bias)
+        return head
+
+    def activation(self, z, iteration):
+        s = z.sigmoid()
+        low, high = 0.5 - self.epsilon, 0.5 + self.epsilon
+        return s.where((s >= low) & (s <= high), (s > high).to(s.dtype))
+
+    def binarize(self, z):
+        return (z >= 0).to(z.dtype)
+
+    def loss(self, codes, labels, index):
+        from hashbench.deep.losses import triplet_ranking
+
+        return triplet_ranking(codes, labels, self.margin)

@@ -1,0 +1,77 @@
+"""HashNet: Deep Learning to Hash by Continuation (Cao, Long & Yu, ICCV 2017), and its ablations.
+
+Loss: the weighted pairwise logistic likelihood of Eq. (4) on every pair of a mini-batch, with the
+adaptive sigmoid bandwidth ``alpha`` (default 10/K, as in the released code) and pair weights
+  weighting "paper" (default): Eq. (2), c_ij = |S|/|S1| or |S|/|S0| within the mini-batch;
+  weighting "released": the released code's fixed weight ``similar_weight`` on similar pairs.
+log(1 + exp(x)) is evaluated stably (no overflow guard needed). The loss is averaged over pairs.
+Activation tanh(beta z), continuation on beta (Sec. 3.2):
+  schedule "released" (default): beta = (1 + 0.005 t)^0.5, updated every 200 iterations;
+  schedule "stages": Algorithm 1, len(stages) equal-length stages with increasing beta, each
+  stage starting from the network the previous one converged to;
+  schedule "none": beta = 1 throughout (HashNet-C).
+Codes h = sgn(z) (Eq. 5). HashNet-W: c_ij = 1 for every pair. HashNet-C: tanh(z), no continuation.
+"""
+
+from hashbench.deep.base import DeepHashMethod
+from hashbench.errors import HashbenchError
+
+SCHEDULES = ("released", "stages", "none")
+WEIGHTINGS = ("paper", "released", "none")
+
+
+class HashNet(DeepHashMethod):
+    name = "HashNet"
+    supervised = True
+
+    def __init__(self, n_bits=32, seed=0, alpha=None, weighting="paper", similar_weight=1.0, schedule="released",
+                 beta_gamma=0.005, beta_power=0.5, beta_step=200, stages=(1.0, 2.0, 4.0, 8.0, 16.0), **training):
+        super().__init__(n_bits, seed, **training)
+        self.alpha = alpha
+        self.weighting = weighting
+        self.similar_weight = similar_weight
+        self.schedule = schedule
+        self.beta_gamma = beta_gamma
+        self.beta_power = beta_power
+        self.beta_step = beta_step
+        self.stages = stages
+
+    def fit(self, X, Y):
+        if self.schedule not in SCHEDULES:
+            raise HashbenchError(f"schedule: expected one of {', '.join(SCHEDULES)}, got {self.schedule!r}")
+        if self.weighting not in WEIGHTINGS:
+            raise HashbenchError(f"weighting: expected one of {', '.join(WEIGHTINGS)}, got {self.weighting!r}")
+        if self.schedule == "stages" and (not self.stages or list(self.stages) != sorted(self.stages)
+                                          or self.stages[0] <= 0):
+            raise HashbenchError(f"stages: expected an increasing list of positive betas, got {self.stages!r}")
+        return super().fit(X, Y)
+
+    def beta(self, iteration: int) -> float:
+        if self.schedule == "released":
+            return (1 + self.beta_gamma * (iteration // self.beta_step * self.beta_step)) ** self.beta_power
+        if self.schedule == "stages":
+            return float(self.stages[min(iteration * len(self.stages) // self.iterations, len(self.stages) - 1)])
+        return 1.0
+
+    def activation(self, z, iteration):
+        return (self.beta(iteration) * z).tanh()
+
+    def loss(self, codes, labels, index):
+        from hashbench.deep.losses import pairwise_likelihood
+
+        alpha = 10.0 / self.n_bits if self.alpha is None else self.alpha
+        return pairwise_likelihood(codes, labels, alpha, self.weighting, self.similar_weight)
+
+
+class HashNetW(HashNet):
+    name = "HashNet-W"
+
+    def __init__(self, n_bits=32, seed=0, weighting="none", **kwargs):
+        super().__init__(n_bits, seed, weighting=weighting, **kwargs)
+
+
+class HashNetC(HashNet):
+    name = "HashNet-C"
+
+    def __init__(self, n_bits=32, seed=0, schedule="none", **kwargs):
+        super().__init__(n_bits, seed, schedule=schedule, **kwargs)

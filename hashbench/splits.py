@@ -78,15 +78,15 @@ class ProtocolData:
     """A prepared protocol: its labels, split indices and verified checksum."""
 
     directory: Path
+    source: str
     labels: np.ndarray
     split: dict[str, np.ndarray]
     checksum: str
 
     def images(self) -> np.ndarray:
         """Images as float32 (N, C, H, W) scaled to [0, 1], the input of the deep methods."""
-        meta = io.read_json(self.directory / "split.json")
         images = io.load_npz(self.directory / "dataset.npz", ("images",))["images"].astype(np.float32)
-        images /= np.float32(SOURCES[meta["source"]].pixel_max)
+        images /= np.float32(SOURCES[self.source].pixel_max)
         return images[:, None] if images.ndim == 3 else images.transpose(0, 3, 1, 2)
 
     def features(self, kind: str) -> np.ndarray:
@@ -108,7 +108,7 @@ def load(directory) -> ProtocolData:
     if actual != meta.get("checksum"):
         raise HashbenchError(f"{directory / 'split.npz'}: checksum {actual[:12]}... does not match split.json "
                              f"({str(meta.get('checksum'))[:12]}...); delete {directory} and re-run to rebuild it")
-    return ProtocolData(directory, labels, split, actual)
+    return ProtocolData(directory, meta["source"], labels, split, actual)
 
 
 def write_pixel_features(directory, source: str) -> None:

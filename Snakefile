@@ -1,6 +1,8 @@
 """hashbench: regenerate HashNet's (ICCV 2017) Table 1 and compare hashing methods on shared splits.
 
-    snakemake --cores 8 results/table1.csv
+    snakemake --cores 8 results/table1.csv      Table 1, Table 2 and metrics.csv (results/)
+    snakemake --cores 8 figures                 the paper's figures (figures/<protocol>/)
+    snakemake --cores 8 report && snakemake --report report.html report
 """
 
 from pathlib import Path
@@ -18,9 +20,20 @@ include: "rules/common.smk"
 include: "rules/data.smk"
 include: "rules/runs.smk"
 include: "rules/tables.smk"
+include: "rules/figures.smk"
+
+
+report: "report/workflow.rst"
 
 
 rule all:
     default_target: True
     input:
         "results/table1.csv",
+
+
+rule report:
+    """Tables and figures: everything ``snakemake --report report.html report`` embeds."""
+    input:
+        rules.tables.output,
+        rules.figures.input,

@@ -44,10 +44,17 @@ def _evaluate(args):
     runner.evaluate(args.run, args.data, args.spec, args.out)
 
 
-def _table(args):
+def _tables(args):
     from hashbench import tables
 
-    tables.table1(args.metrics, args.out)
+    tables.build({**args.spec, "partial": args.partial or args.spec.get("partial", False)}, args.runs, args.out)
+
+
+def _figures(args):
+    from hashbench import figures
+
+    figures.build({**args.spec, "partial": args.partial or args.spec.get("partial", False)}, args.runs, args.data,
+                  args.out)
 
 
 def _methods(args):
@@ -95,10 +102,23 @@ def parser() -> argparse.ArgumentParser:
     s.add_argument("--out", required=True)
     s.set_defaults(func=_evaluate)
 
-    s = sub.add_parser("table", help="Table 1 (MAP, mean/std over seeds) from metrics.json files")
-    s.add_argument("--out", required=True)
-    s.add_argument("metrics", nargs="+")
-    s.set_defaults(func=_table)
+    s = sub.add_parser("tables", help="Tables 1 and 2 (.csv, .md) and metrics.csv from the stored runs")
+    s.add_argument("--spec", required=True, type=_json_arg,
+                   help="protocols ({name: {topk, paper}}), methods, bits, seeds as JSON (hashbench.config.tables_spec)")
+    s.add_argument("--runs", default="results/runs", help="the stored runs (default: results/runs)")
+    s.add_argument("--out", default="results", help="output folder (default: results)")
+    s.add_argument("--partial", action="store_true", help="mark missing runs instead of failing")
+    s.set_defaults(func=_tables)
+
+    s = sub.add_parser("figures", help="one protocol's figures (PNG, PDF, CSV) from the stored runs")
+    s.add_argument("--spec", required=True, type=_json_arg,
+                   help="protocol, methods, bits, seed, at_bits, deep_methods, tsne_points as JSON "
+                        "(hashbench.config.figures_spec)")
+    s.add_argument("--runs", default="results/runs", help="the stored runs (default: results/runs)")
+    s.add_argument("--data", required=True, help="the protocol's data folder (labels for t-SNE)")
+    s.add_argument("--out", required=True, help="output folder, figures/<protocol>")
+    s.add_argument("--partial", action="store_true", help="draw the runs that exist instead of failing")
+    s.set_defaults(func=_figures)
 
     s = sub.add_parser("methods", help="list registered methods and their hyperparameters")
     s.set_defaults(func=_methods)

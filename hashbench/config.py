@@ -59,6 +59,13 @@ def validate(config: dict) -> dict:
                                  f"expected one of {', '.join(sorted(datasets.SOURCES))}")
     for i, name in enumerate(cfg["methods"]):
         registry.get(name, field=f"methods[{i}]")
+    for i, name in enumerate(cfg["figures"]["methods"]):
+        registry.get(name, field=f"figures.methods[{i}]")
+    if cfg["figures"]["seed"] is not None and cfg["figures"]["seed"] not in cfg["seeds"]:
+        raise HashbenchError(f"config field 'figures.seed': seed {cfg['figures']['seed']} is not among seeds "
+                             f"{cfg['seeds']}")
+    if cfg["figures"]["bits"] is not None and cfg["figures"]["bits"] not in cfg["bits"]:
+        raise HashbenchError(f"config field 'figures.bits': {cfg['figures']['bits']} is not among bits {cfg['bits']}")
     for name, params in cfg["method_params"].items():
         registry.get(name, field=f"method_params.{name}").check_params(params, field=f"method_params.{name}")
     return cfg
@@ -85,11 +92,36 @@ def run_spec(cfg: dict, protocol: str, method: str, bits: int, seed: int) -> dic
     """Everything a (protocol, method, bits, seed) training run depends on; its digest is the config hash."""
     return {
         "protocol": protocol,
-        "protocol_def": {k: v for k, v in cfg["protocol_defs"][protocol].items() if k != "topk"},
+        "protocol_def": {k: v for k, v in cfg["protocol_defs"][protocol].items() if k not in ("topk", "paper")},
         "method": method,
         "params": cfg["method_params"].get(method, {}),
         "bits": int(bits),
         "seed": int(seed),
+    }
+
+
+def tables_spec(cfg: dict) -> dict:
+    """What the tables are built from: the configured runs, each protocol's R and paper dataset."""
+    return {
+        "protocols": {p: {"topk": cfg["protocol_defs"][p]["topk"], "paper": cfg["protocol_defs"][p].get("paper")}
+                      for p in cfg["protocols"]},
+        "methods": cfg["methods"], "bits": cfg["bits"], "seeds": cfg["seeds"], "partial": cfg["tables"]["partial"],
+    }
+
+
+def figures_spec(cfg: dict, protocol: str) -> dict:
+    """What one protocol's figures are drawn from: at_bits (figures.bits, else 64 if configured, else the
+    longest), seed (figures.seed, else the first configured) and the configured deep methods among
+    figures.methods (loss curves, histograms, t-SNE; none of those figures without one)."""
+    from hashbench import registry
+
+    fig = cfg["figures"]
+    at_bits = fig["bits"] if fig["bits"] is not None else (64 if 64 in cfg["bits"] else max(cfg["bits"]))
+    deep = [m for m in fig["methods"] if m in cfg["methods"] and registry.get(m).input == "images"]
+    return {
+        "protocol": protocol, "methods": cfg["methods"], "bits": cfg["bits"],
+        "seed": fig["seed"] if fig["seed"] is not None else cfg["seeds"][0], "at_bits": at_bits,
+        "deep_methods": deep, "tsne_points": fig["tsne_points"], "partial": cfg["tables"]["partial"],
     }
 
 

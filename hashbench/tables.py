@@ -1,41 +1,126 @@
-"""Tables derived from stored per-run metrics, never from recomputation."""
+"""Tables 1 and 2 and the long-format metrics table, derived from stored runs, never recomputed.
+
+Table 1 holds every configured method except the ablation variants, in the paper's row order and
+then the config's; Table 2 is the paper's ablation (HashNet, HashNet-W, HashNet-C). A cell is the
+MAP mean, sample std (0 for one seed) and number of seeds; where a protocol maps to a paper dataset
+(``paper: imagenet|nuswide|coco``) the paper's value and ours minus the paper's sit beside it.
+"""
 
 from __future__ import annotations
 
 import csv
-from collections import defaultdict
+from pathlib import Path
 
 import numpy as np
 
-from hashbench import io
+from hashbench import io, reference, stored
+
+METRIC_COLUMNS = ("map", "map_tie_aware", "p_h2", "topk", "n_queries", "n_queries_in_map", "no_relevant",
+                  "fit_seconds", "encode_seconds", "eval_seconds", "split_checksum", "config_hash")
 
 
-def table1(metrics_paths, out_csv) -> list[dict]:
-    """MAP per method (rows) and protocol x bits (columns): mean, sample std (0 for one seed) and seed count.
+def table_methods(table: str, configured: list[str]) -> list[str]:
+    """The configured methods a table shows, in the paper's order, then the config's."""
+    ablation = set(reference.methods("table2")) - set(reference.methods("table1"))
+    if table == "table2":
+        return [m for m in reference.methods("table2") if m in configured]
+    paper = [m for m in reference.methods("table1") if m in configured]
+    return paper + [m for m in configured if m not in paper and m not in ablation]
 
-    Rows and columns follow the order in which they first appear in ``metrics_paths``.
+
+def _cells(table: str, spec: dict, found: dict) -> list[dict]:
+    """One dict per (method, protocol, bits): mean, std, n, and the paper's value where it has one."""
+    paper = reference.values(table)
+    cells = []
+    for method in table_methods(table, spec["methods"]):
+        for protocol, pdef in spec["protocols"].items():
+            for bits in spec["bits"]:
+                values = [found[k]["map"] for s in spec["seeds"] if (k := (protocol, method, bits, s)) in found]
+                cell = {"method": method, "protocol": protocol, "bits": bits, "n_seeds": len(values),
+                        "mean": float(np.mean(values)) if values else None,
+                        "std": (float(np.std(values, ddof=1)) if len(values) > 1 else 0.0) if values else None,
+                        "paper": paper.get((method, pdef.get("paper"), bits)), "has_paper": bool(pdef.get("paper"))}
+                cells.append(cell)
+    return cells
+
+
+def _fmt(x) -> str:
+    return "" if x is None else f"{x:.4f}"
+
+
+def _write_csv(cells: list[dict], path) -> None:
+    rows, header = {}, ["method"]
+    for c in cells:
+        prefix = f"{c['protocol']}/{c['bits']}bits/"
+        values = {"map_mean": _fmt(c["mean"]), "map_std": _fmt(c["std"]), "n_seeds": c["n_seeds"]}
+        if c["has_paper"]:
+            values["paper"] = _fmt(c["paper"])
+            values["minus_paper"] = _fmt(c["mean"] - c["paper"]) if None not in (c["mean"], c["paper"]) else ""
+        for name, value in values.items():
+            header += [prefix + name] if prefix + name not in header else []
+            rows.setdefault(c["method"], {"method": c["method"]})[prefix + name] = value
+    with io.atomic_path(path) as tmp, open(tmp, "w", newline="") as fh:
+        writer = csv.DictWriter(fh, fieldnames=header)
+        writer.writeheader()
+        writer.writerows(rows.values())
+
+
+def _md_cell(c: dict, n_configured: int) -> str:
+    if c["mean"] is None:
+        return "missing"
+    text = f"{c['mean']:.4f}" + (f" ± {c['std']:.4f}" if c["n_seeds"] > 1 else "")
+    if c["n_seeds"] < n_configured:
+        text += f" (n={c['n_seeds']} of {n_configured})"
+    if c["paper"] is not None:
+        text += f" (paper {c['paper']:.4f}, {c['mean'] - c['paper']:+.4f})"
+    return text
+
+
+def _write_md(title: str, cells: list[dict], spec: dict, path) -> None:
+    columns = [(p, b) for p in spec["protocols"] for b in spec["bits"]]
+    by_key = {(c["method"], c["protocol"], c["bits"]): c for c in cells}
+    n = len(spec["seeds"])
+    lines = [f"# {title}", ""]
+    for p, pdef in spec["protocols"].items():
+        paper = f"; the paper's values are its {pdef['paper']} column" if pdef.get("paper") else ""
+        lines.append(f"- {p}: MAP@{pdef['topk']}{paper}")
+    lines += [f"- cells: MAP, mean ± sample std over the seeds {spec['seeds']}; (paper value, ours minus paper) "
+              "where the paper reports one", "",
+              "| method | " + " | ".join(f"{p} {b} bits" for p, b in columns) + " |",
+              "|---|" + "---|" * len(columns)]
+    for method in dict.fromkeys(c["method"] for c in cells):
+        lines.append(f"| {method} | " + " | ".join(_md_cell(by_key[method, p, b], n) for p, b in columns) + " |")
+    with io.atomic_path(path) as tmp:
+        Path(tmp).write_text("\n".join(lines) + "\n")
+
+
+def write_metrics_csv(found: dict, path) -> None:
+    """Every run's metrics in long format, one row per (protocol, method, bits, seed)."""
+    n_values = sorted({int(n) for m in found.values() for n in m.get("precision_at_n", {})})
+    header = ["protocol", "method", "bits", "seed", *METRIC_COLUMNS, *(f"precision_at_{n}" for n in n_values)]
+    with io.atomic_path(path) as tmp, open(tmp, "w", newline="") as fh:
+        writer = csv.writer(fh)
+        writer.writerow(header)
+        for (protocol, method, bits, seed), m in found.items():
+            precision = m.get("precision_at_n", {})
+            writer.writerow([protocol, method, bits, seed, *(m.get(c, "") for c in METRIC_COLUMNS),
+                             *(precision.get(str(n), "") for n in n_values)])
+
+
+def build(spec: dict, runs_root, out_dir) -> dict:
+    """Write table1.csv/.md, table2.csv/.md and metrics.csv under ``out_dir`` from the stored runs.
+
+    ``spec``: protocols ({name: {topk, paper}}), methods, bits, seeds, partial (mark missing runs
+    instead of failing). Returns the cells of both tables.
     """
-    cells = defaultdict(list)
-    methods, columns = [], []
-    for path in metrics_paths:
-        m = io.read_json(path)
-        column = (m["protocol"], int(m["bits"]))
-        methods += [m["method"]] if m["method"] not in methods else []
-        columns += [column] if column not in columns else []
-        cells[m["method"], column].append(m["map"])
-    header = ["method"] + [f"{p}/{b}bits/{stat}" for p, b in columns for stat in ("map_mean", "map_std", "n_seeds")]
-    rows = []
-    for method in methods:
-        row = {"method": method}
-        for p, b in columns:
-            values = cells.get((method, (p, b)), [])
-            row[f"{p}/{b}bits/map_mean"] = f"{np.mean(values):.4f}" if values else ""
-            row[f"{p}/{b}bits/map_std"] = f"{np.std(values, ddof=1) if len(values) > 1 else 0.0:.4f}" if values else ""
-            row[f"{p}/{b}bits/n_seeds"] = len(values)
-        rows.append(row)
-    with io.atomic_path(out_csv) as tmp:
-        with open(tmp, "w", newline="") as fh:
-            writer = csv.DictWriter(fh, fieldnames=header)
-            writer.writeheader()
-            writer.writerows(rows)
-    return rows
+    found, _ = stored.collect(runs_root, spec["protocols"], spec["methods"], spec["bits"], spec["seeds"],
+                              spec.get("partial", False))
+    out_dir = Path(out_dir)
+    out = {}
+    titles = {"table1": "Table 1: MAP of Hamming ranking", "table2": "Table 2: MAP of HashNet and its variants"}
+    for table, title in titles.items():
+        out[table] = _cells(table, spec, found)
+        _write_csv(out[table], out_dir / f"{table}.csv")
+        _write_md(title, out[table], spec, out_dir / f"{table}.md")
+    write_metrics_csv(found, out_dir / "metrics.csv")
+    return out

@@ -3,7 +3,9 @@
 Divide-and-encode module (Sec. 3.2): the backbone features are projected to K slices of
 ``slice_dim`` units, and each slice alone is mapped to one bit by its own fully connected unit and a
 sigmoid; the piecewise threshold function g(s) = 0 if s < 0.5 - eps, 1 if s > 0.5 + eps, else s
-(eps = 0.1) pushes the outputs to {0, 1}. Loss: the triplet ranking loss (Sec. 3.3)
+(eps = 0.1) pushes the outputs to {0, 1}. Both layers keep PyTorch's default initialisation: the
+N(0, 0.01) of HashNet's hash layer starts every output at 0.5, where all triplet distances and
+their gradients vanish and training never leaves that saddle. Loss: the triplet ranking loss (Sec. 3.3)
 max(0, margin - (||b - b-||^2 - ||b - b+||^2)) with margin 1 over every (query, similar,
 dissimilar) triplet of the mini-batch. Codes: the threshold at 0.5, as +-1.
 Simplified: the projection to K * slice_dim units stands in for DNNH's shared layers, so any K works.
@@ -35,10 +37,7 @@ class DNNH(DeepHashMethod):
             def forward(self, x):
                 return self.slices(self.project(x).view(-1, self.n_bits, self.slice_dim)).squeeze(-1)
 
-        head = DivideAndEncode(self.n_bits, self.slice_dim)
-        nn.init.normal_(head.slices.weight, 0.0, 0.01)
-        nn.init.zeros_(head.slices.bias)
-        return head
+        return DivideAndEncode(self.n_bits, self.slice_dim)
 
     def activation(self, z, iteration):
         s = z.sigmoid()

@@ -1,4 +1,5 @@
 import json
+from pathlib import Path
 
 from hashbench import config as hbconfig
 from hashbench import registry
@@ -42,12 +43,32 @@ def train_threads(wildcards):
     return 2 if registry.get(wildcards.method).input == "images" else 1
 
 
-def all_metrics():
-    """Every run's metrics file, methods outermost so that the table keeps the config's method order."""
-    return [
+def metrics_files(protocols, seeds):
+    """The metrics files of the configured runs; with tables.partial only those that exist."""
+    paths = [
         f"results/runs/{protocol}/{method}/{bits}bits/seed{seed}/metrics.json"
+        for protocol in protocols
         for method in CFG["methods"]
-        for protocol in CFG["protocols"]
         for bits in CFG["bits"]
-        for seed in CFG["seeds"]
+        for seed in seeds
     ]
+    return [p for p in paths if Path(p).exists()] if CFG["tables"]["partial"] else paths
+
+
+def figure_inputs(wildcards):
+    """One protocol's figures read the metrics of the figure seed and the deep runs' stored outputs
+    (their continuous.npz comes from the same train job as run.json)."""
+    spec = hbconfig.figures_spec(CFG, wildcards.protocol)
+    runs = [
+        f"results/runs/{wildcards.protocol}/{method}/{spec['at_bits']}bits/seed{spec['seed']}/{name}"
+        for method in spec["deep_methods"]
+        for name in ("run.json", "codes.npz")
+    ]
+    runs = [p for p in runs if Path(p).exists()] if CFG["tables"]["partial"] else runs
+    return metrics_files([wildcards.protocol], [spec["seed"]]) + runs
+
+
+def figure_names():
+    """precision always; loss, histogram and t-SNE when a figure method (HashNet, DHN) is configured."""
+    deep = hbconfig.figures_spec(CFG, CFG["protocols"][0])["deep_methods"]
+    return ["precision", "loss", "histogram", "tsne"] if deep else ["precision"]

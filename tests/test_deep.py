@@ -75,12 +75,13 @@ def digits(digits_dir):
 def test_continuation_saturates_the_codes(digits):
     x, y = digits
 
-    def saturated(iterations):
-        params = {"iterations": iterations, "batch_size": 32, "beta_gamma": 0.5, "beta_step": 20}
+    def saturated(iterations, **schedule):
+        params = {"iterations": iterations, "batch_size": 32, "beta_step": 20, **schedule}
         model = registry.create("HashNet", 16, 0, params).fit(x, y)
         return (np.abs(model.encode_continuous(x)) > 0.99).mean()
 
-    assert saturated(300) > saturated(20) + 0.2
+    assert saturated(300, beta_gamma=2.0) > saturated(20, beta_gamma=2.0) + 0.5
+    assert saturated(300, beta_gamma=2.0) > saturated(300, schedule="none") + 0.5
 
 
 @pytest.mark.parametrize("name", DEEP)
@@ -90,6 +91,7 @@ def test_every_deep_method_lowers_its_loss(name, digits):
     loss = np.array(model.loss_history_)
     assert loss.shape == (150, 3) and (loss[:, 0] == np.arange(1, 151)).all()
     assert loss[-30:, 1].mean() < loss[:30, 1].mean()
+    assert len(np.unique(model.encode(x), axis=0)) >= 10  # the codes did not collapse
 
 
 def test_cnnh_stage1_objective_never_increases():
@@ -154,3 +156,14 @@ def test_pretrained_weights_from_a_local_file(tmp_path):
         backbones.create("smallcnn", True, None, 1, (8, 8))
     with pytest.raises(HashbenchError, match="backbone: unknown backbone 'vgg'"):
         backbones.create("vgg", False, None, 3, (32, 32))
+
+
+def test_hash_layer_learns_ten_times_faster_only_on_a_pretrained_backbone():
+    scratch = registry.create("HashNet", 16, 0, {"lr": 0.01})
+    assert scratch.head_lr() == pytest.approx(0.01)
+    assert registry.create("HashNet", 16, 0, {"lr": 0.001, "pretrained": True}).head_lr() == pytest.approx(0.01)
+    assert registry.create("HashNet", 16, 0, {"lr": 0.01, "head_lr_mult": 3}).head_lr() == pytest.approx(0.03)
+    with pytest.raises(HashbenchError, match="head_lr_mult: expected a positive number"):
+        registry.create("HashNet", 16, 0, {"head_lr_mult": 0, "batch_size": 2}).fit(np.zeros((4, 1, 8, 8)),
+                                                                                 np.eye(2)[[0, 1, 0, 1]])
+

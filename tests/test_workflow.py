@@ -15,9 +15,11 @@ from fake_plugin import write_plugin
 
 TINY = {
     "protocols": ["digits"],
-    "methods": ["ITQ", "LSH", "COORD"],
+    "methods": ["ITQ", "LSH", "COORD", "HashNet"],
     "bits": [8, 16],
     "seeds": [0, 1],
+    "method_params": {"ITQ": {"n_iter": 50}, "HashNet": {"iterations": 20, "checkpoint_every": 5}},
+    "figures": {"tsne_points": 100},
 }
 
 
@@ -34,7 +36,7 @@ def workflow_run(tmp_path_factory):
     env = dict(os.environ)
     env["PATH"] = f"{os.path.dirname(sys.executable)}{os.pathsep}{env['PATH']}"
     env["PYTHONPATH"] = str(write_plugin(workdir / "plugin"))
-    out = snakemake(workdir, env, "results/table1.csv")
+    out = snakemake(workdir, env, "report")
     assert out.returncode == 0, out.stderr[-3000:]
     return workdir, env
 
@@ -47,7 +49,7 @@ def read_table(path):
 def test_table1_cells_are_the_mean_over_seeds_of_stored_runs(workflow_run):
     workdir, _ = workflow_run
     rows = read_table(workdir / "results" / "table1.csv")
-    assert [r["method"] for r in rows] == ["ITQ", "LSH", "COORD"]
+    assert [r["method"] for r in rows] == ["HashNet", "ITQ", "LSH", "COORD"]  # the paper's order, then the config's
     for row in rows:
         for bits in (8, 16):
             maps = [json.loads((workdir / f"results/runs/digits/{row['method']}/{bits}bits/seed{s}/metrics.json")
@@ -83,6 +85,20 @@ def test_rerun_has_nothing_to_do_and_codes_are_reproducible(workflow_run):
     (run_dir / "codes.npz").unlink()
     assert snakemake(workdir, env, str(run_dir.relative_to(workdir) / "codes.npz")).returncode == 0
     assert (run_dir / "codes.npz").read_bytes() == before
+
+
+def test_report_embeds_tables_and_figures_with_captions(workflow_run):
+    workdir, env = workflow_run
+    for name in ("precision", "loss", "histogram", "tsne"):
+        for ext in ("png", "pdf", "csv"):
+            assert (workdir / f"figures/digits/{name}.{ext}").stat().st_size > 0
+    assert [r["method"] for r in read_table(workdir / "results/table2.csv")] == ["HashNet"]
+    assert len(read_table(workdir / "results/metrics.csv")) == 4 * 2 * 2
+    out = snakemake(workdir, env, "--report", "report.html", "report")
+    assert out.returncode == 0, out.stderr[-3000:]
+    html = (workdir / "report.html").read_text()
+    assert "Protocol digits, 16 bits, seed" in html and "Protocol digits, seed 0 (HashNet Figs. 2-4)" in html
+    assert all(f"\"{name}\"" in html for name in ("precision.png", "tsne.png", "table1.csv", "metrics.csv"))
 
 
 def test_bad_config_fails_before_any_job(tmp_path, cli_env):

@@ -8,7 +8,9 @@ Hooks a subclass may override (tensors are torch tensors; torch is imported lazi
   binarize(z)                  binary codes h in the space the loss reads; default sgn(z) in {-1,+1}
   loss(codes, labels, index)   the training loss J(g); also evaluated on h for L(h) (HashNet Fig. 6)
 Training hyperparameters (shared): backbone, pretrained, weights, iterations, batch_size, lr (of
-the backbone; the head learns ``head_lr_mult`` = 10 times faster), momentum 0.9 with Nesterov,
+the backbone; the hash layer learns ``head_lr_mult`` times faster: by default 10 with a pretrained
+backbone, as in the released code, and 1 when the backbone trains from scratch, where the 10x head
+destabilises training on the embedded protocols), momentum 0.9 with Nesterov,
 weight_decay 5e-4, lr_step / lr_gamma (step decay), checkpoint_every, device ("auto": cuda if
 available, else cpu), as in the released HashNet code; the iteration count and batch size
 defaults are sized for the embedded protocols.
@@ -27,7 +29,7 @@ class DeepHashMethod(HashMethod):
     uses_gpu = True
 
     def __init__(self, n_bits=32, seed=0, backbone="smallcnn", pretrained=False, weights=None, iterations=600,
-                 batch_size=64, lr=0.01, head_lr_mult=10.0, momentum=0.9, weight_decay=5e-4, lr_step=200,
+                 batch_size=64, lr=0.01, head_lr_mult=None, momentum=0.9, weight_decay=5e-4, lr_step=200,
                  lr_gamma=0.5, checkpoint_every=100, device="auto"):
         super().__init__(n_bits, seed)
         self.backbone = backbone
@@ -67,12 +69,18 @@ class DeepHashMethod(HashMethod):
         raise NotImplementedError
 
     # --- HashMethod ----------------------------------------------------------------------------
+    def head_lr(self) -> float:
+        multiplier = self.head_lr_mult if self.head_lr_mult is not None else 10.0 if self.pretrained else 1.0
+        return self.lr * multiplier
+
     def fit(self, X, Y):
         from hashbench.deep.loop import train
 
         require_int("iterations", self.iterations, 1)
         require_int("batch_size", self.batch_size, 2, X.shape[0], " (the training set size)")
         require_int("checkpoint_every", self.checkpoint_every, 1)
+        if self.head_lr_mult is not None and not self.head_lr_mult > 0:
+            raise HashbenchError(f"head_lr_mult: expected a positive number or null, got {self.head_lr_mult!r}")
         if self.device not in ("auto", "cpu", "cuda"):
             raise HashbenchError(f"device: expected 'auto', 'cpu' or 'cuda', got {self.device!r}")
         train(self, np.asarray(X, dtype=np.float32), np.asarray(Y, dtype=np.float32))

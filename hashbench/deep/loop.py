@@ -36,6 +36,11 @@ def build(method, X: np.ndarray) -> Network:
     return Network(body, method.build_head(dim))
 
 
+def _batch(images: np.ndarray, device) -> torch.Tensor:
+    """Images as a channels-last tensor: 1.5-2x faster convolutions on CPU (oneDNN) and GPU."""
+    return torch.from_numpy(images).to(device, memory_format=torch.channels_last)
+
+
 def _save_checkpoint(path: Path, state: dict) -> None:
     from hashbench.io import atomic_path
 
@@ -50,12 +55,12 @@ def train(method, X: np.ndarray, Y: np.ndarray) -> None:
     device = device_of(method)
     method.device_ = str(device)
     rng = np.random.default_rng(method.seed)
-    network = build(method, X).to(device)
+    network = build(method, X).to(device, memory_format=torch.channels_last)
     head_params = list(network.head.parameters())
     head_ids = {id(p) for p in head_params}
     optimizer = torch.optim.SGD(
         [{"params": [p for p in network.parameters() if id(p) not in head_ids], "lr": method.lr},
-         {"params": head_params, "lr": method.lr * method.head_lr_mult}],
+         {"params": head_params, "lr": method.head_lr()}],
         momentum=method.momentum, nesterov=method.momentum > 0, weight_decay=method.weight_decay)
     scheduler = torch.optim.lr_scheduler.StepLR(optimizer, step_size=method.lr_step, gamma=method.lr_gamma)
     method.prepare(Y, rng)
@@ -76,7 +81,7 @@ def train(method, X: np.ndarray, Y: np.ndarray) -> None:
                disable=None, mininterval=2.0)
     for it in bar:
         index = rng.choice(X.shape[0], method.batch_size, replace=False)
-        z = network(torch.from_numpy(X[index]).to(device))
+        z = network(_batch(X[index], device))
         batch_labels, batch_index = labels[index], torch.from_numpy(index).to(device)
         loss = method.loss(method.activation(z, it), batch_labels, batch_index)
         optimizer.zero_grad()
@@ -104,5 +109,5 @@ def train(method, X: np.ndarray, Y: np.ndarray) -> None:
 def forward(method, X: np.ndarray, batch_size: int = 256) -> np.ndarray:
     """Hash-layer outputs z of the trained network, in batches."""
     X = np.asarray(X, dtype=np.float32)
-    return np.concatenate([method.network_(torch.from_numpy(X[i:i + batch_size])).numpy()
+    return np.concatenate([method.network_(_batch(X[i:i + batch_size], "cpu")).numpy()
                            for i in range(0, X.shape[0], batch_size)])

@@ -1,0 +1,23 @@
+"""The paper's reported values, shipped as data: HashNet (ICCV 2017) Tables 1 and 2, MAP of Hamming
+ranking (ImageNet MAP@1000, NUS-WIDE and MS-COCO MAP@5000), in long format method,dataset,bits,map."""
+
+from __future__ import annotations
+
+import csv
+import functools
+from pathlib import Path
+
+TABLES = {"table1": "hashnet_iccv2017_table1.csv", "table2": "hashnet_iccv2017_table2.csv"}
+DATASETS = ("imagenet", "nuswide", "coco")
+
+
+@functools.cache
+def values(table: str) -> dict:
+    """{(method, dataset, bits): map} of a paper table ('table1' or 'table2')."""
+    with open(Path(__file__).with_name(TABLES[table]), newline="") as fh:
+        return {(r["method"], r["dataset"], int(r["bits"])): float(r["map"]) for r in csv.DictReader(fh)}
+
+
+def methods(table: str) -> list[str]:
+    """The paper's row order of a table."""
+    return list(dict.fromkeys(method for method, _, _ in values(table)))

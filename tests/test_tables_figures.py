@@ -1,0 +1,181 @@
+"""Tables and figures built from synthetic stored runs: content, not just existence."""
+
+import csv
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from hashbench import figures, io, reference, stored, tables
+from hashbench.errors import HashbenchError
+
+METHODS = ["LSH", "HashNet-C", "MyMethod", "HashNet", "DHN", "HashNet-W"]
+BITS = [16, 32]
+SEEDS = [0, 1, 2]
+
+
+def spec(**over):
+    base = {"protocols": {"toy": {"topk": 50, "paper": None}, "inet": {"topk": 1000, "paper": "imagenet"}},
+            "methods": METHODS, "bits": BITS, "seeds": SEEDS}
+    return {**base, **over}
+
+
+def fake_metrics(rng, protocol, method, bits, seed):
+    return {"protocol": protocol, "method": method, "bits": bits, "seed": seed, "map": float(rng.uniform(0.1, 0.9)),
+            "map_tie_aware": 0.5, "p_h2": float(rng.uniform()), "topk": 50, "n_queries": 10, "n_queries_in_map": 10,
+            "no_relevant": "zero", "fit_seconds": 1.0, "encode_seconds": 0.1, "eval_seconds": 0.01,
+            "split_checksum": "abc", "config_hash": f"{method}{bits}{seed}",
+            "precision_at_n": {"10": float(rng.uniform()), "20": float(rng.uniform())},
+            "pr_curve": {"radius": list(range(bits + 1)), "precision": rng.uniform(size=bits + 1).tolist(),
+                         "recall": np.linspace(0, 1, bits + 1).tolist()}}
+
+
+@pytest.fixture
+def runs(tmp_path):
+    rng = np.random.default_rng(0)
+    root = tmp_path / "runs"
+    for p in ("toy", "inet"):
+        for m in METHODS:
+            for b in BITS:
+                for s in SEEDS:
+                    io.write_json(stored.run_dir(root, p, m, b, s) / "metrics.json", fake_metrics(rng, p, m, b, s))
+    return root
+
+
+def read_csv(path):
+    with open(path, newline="") as fh:
+        return list(csv.DictReader(fh))
+
+
+def test_table_cells_are_mean_and_std_of_the_stored_runs(runs, tmp_path):
+    tables.build(spec(), runs, tmp_path / "out")
+    rows = {r["method"]: r for r in read_csv(tmp_path / "out" / "table1.csv")}
+    assert list(rows) == ["HashNet", "DHN", "LSH", "MyMethod"]  # paper order, then the config's; no ablations
+    for method in rows:
+        for p in ("toy", "inet"):
+            for b in BITS:
+                maps = [io.read_json(stored.run_dir(runs, p, method, b, s) / "metrics.json")["map"] for s in SEEDS]
+                assert float(rows[method][f"{p}/{b}bits/map_mean"]) == pytest.approx(np.mean(maps), abs=5e-5)
+                assert float(rows[method][f"{p}/{b}bits/map_std"]) == pytest.approx(np.std(maps, ddof=1), abs=5e-5)
+                assert rows[method][f"{p}/{b}bits/n_seeds"] == "3"
+    table2 = read_csv(tmp_path / "out" / "table2.csv")
+    assert [r["method"] for r in table2] == ["HashNet", "HashNet-W", "HashNet-C"]
+
+
+def test_paper_values_sit_beside_ours_only_where_the_paper_reports_them(runs, tmp_path):
+    tables.build(spec(), runs, tmp_path / "out")
+    rows = {r["method"]: r for r in read_csv(tmp_path / "out" / "table1.csv")}
+    paper = reference.values("table1")[("HashNet", "imagenet", 32)]
+    assert paper == 0.6061
+    assert float(rows["HashNet"]["inet/32bits/paper"]) == paper
+    assert float(rows["HashNet"]["inet/32bits/minus_paper"]) == pytest.approx(
+        float(rows["HashNet"]["inet/32bits/map_mean"]) - paper, abs=1e-4)
+    assert rows["MyMethod"]["inet/32bits/paper"] == "" and "toy/32bits/paper" not in rows["HashNet"]
+    md = (tmp_path / "out" / "table1.md").read_text()
+    assert f"(paper {paper:.4f}, " in md and "| MyMethod |" in md
+    table2 = {r["method"]: r for r in read_csv(tmp_path / "out" / "table2.csv")}
+    assert float(table2["HashNet-W"]["inet/16bits/paper"]) == reference.values("table2")[("HashNet-W", "imagenet", 16)]
+
+
+def test_metrics_csv_has_one_row_per_run(runs, tmp_path):
+    tables.build(spec(), runs, tmp_path / "out")
+    rows = read_csv(tmp_path / "out" / "metrics.csv")
+    assert len(rows) == 2 * len(METHODS) * len(BITS) * len(SEEDS)
+    row = next(r for r in rows if (r["protocol"], r["method"], r["bits"], r["seed"]) == ("inet", "DHN", "32", "2"))
+    stored_metrics = io.read_json(stored.run_dir(runs, "inet", "DHN", 32, 2) / "metrics.json")
+    assert float(row["map"]) == stored_metrics["map"] and float(row["p_h2"]) == stored_metrics["p_h2"]
+    assert float(row["precision_at_20"]) == stored_metrics["precision_at_n"]["20"]
+    assert row["config_hash"] == "DHN322" and row["split_checksum"] == "abc"
+
+
+def test_missing_runs_are_named_unless_a_partial_table_is_asked_for(runs, tmp_path):
+    (stored.run_dir(runs, "toy", "DHN", 32, 1) / "metrics.json").unlink()
+    with pytest.raises(HashbenchError, match=r"1 configured run\(s\): \(toy, DHN, 32 bits, seed 1\); run them"):
+        tables.build(spec(), runs, tmp_path / "out")
+    assert not (tmp_path / "out").exists()
+    for s in SEEDS:
+        (stored.run_dir(runs, "toy", "LSH", 16, s) / "metrics.json").unlink(missing_ok=True)
+    tables.build(spec(partial=True), runs, tmp_path / "out")
+    rows = {r["method"]: r for r in read_csv(tmp_path / "out" / "table1.csv")}
+    assert rows["LSH"]["toy/16bits/n_seeds"] == "0" and rows["LSH"]["toy/16bits/map_mean"] == ""
+    assert rows["DHN"]["toy/32bits/n_seeds"] == "2"
+    md = (tmp_path / "out" / "table1.md").read_text()
+    assert "| LSH | missing |" in md and "(n=2 of 3)" in md
+
+
+def test_tables_cli_fails_in_one_line_on_a_missing_run(runs, tmp_path, cli_env):
+    (stored.run_dir(runs, "inet", "LSH", 16, 0) / "metrics.json").unlink()
+    cmd = [sys.executable, "-m", "hashbench", "tables", "--spec", json.dumps(spec()), "--runs", str(runs),
+           "--out", str(tmp_path / "out")]
+    out = subprocess.run(cmd, capture_output=True, text=True, env=cli_env)
+    assert out.returncode == 2 and out.stderr.strip().splitlines()[-1].startswith("hashbench: error: ")
+    assert "(inet, LSH, 16 bits, seed 0)" in out.stderr
+    assert subprocess.run(cmd + ["--partial"], capture_output=True, text=True, env=cli_env).returncode == 0
+    assert "(n=2 of 3)" in (tmp_path / "out" / "table1.md").read_text()
+
+
+def _runs_for_figures(runs_root, data_dir, bits):
+    from hashbench import splits
+
+    n_db = splits.load(data_dir).split["database"].size
+    rng = np.random.default_rng(1)
+    for method in ("HashNet", "DHN"):
+        d = stored.run_dir(runs_root, "toy", method, bits, 0)
+        codes = np.where(rng.random((n_db, bits)) < 0.5, -1, 1).astype(np.int8)
+        io.save_codes(d / "codes.npz", codes[:5], codes)
+        io.save_npz(d / "continuous.npz", database=np.tanh(rng.normal(size=(n_db, bits)) * 2).astype(np.float32))
+        io.write_json(d / "run.json", {"loss_history": [[i + 1, 1.0 / (i + 1), 2.0 / (i + 1)] for i in range(30)]})
+    return n_db
+
+
+def test_figures_have_one_line_per_method_and_histograms_count_every_entry(runs, digits_dir, tmp_path):
+    n_db = _runs_for_figures(runs, digits_dir, 32)
+    fig_spec = {"protocol": "toy", "methods": METHODS, "bits": BITS, "seed": 0, "at_bits": 32,
+                "deep_methods": ["HashNet", "DHN"], "tsne_points": 200}
+    paths = figures.build(fig_spec, runs, digits_dir, tmp_path / "fig")
+    assert {p.name for p in paths} == {f"{n}.{e}" for n in figures.NAMES for e in ("png", "pdf", "csv")}
+    assert all(p.stat().st_size > 0 for p in paths)
+    data = read_csv(tmp_path / "fig" / "precision.csv")
+    assert {r["series"] for r in data if r["panel"] == "p_h2"} == set(METHODS)
+    assert sum(r["panel"] == "p_h2" for r in data) == len(METHODS) * len(BITS)
+    hist = read_csv(tmp_path / "fig" / "histogram.csv")
+    for method in ("HashNet", "DHN"):
+        counts = [int(r["y"]) for r in hist if r["panel"] == method]
+        assert len(counts) == 100 and sum(counts) == n_db * 32
+    loss = read_csv(tmp_path / "fig" / "loss.csv")
+    assert len(loss) == 2 * 2 * 30
+    tsne = read_csv(tmp_path / "fig" / "tsne.csv")
+    assert sum(r["panel"] == "HashNet" for r in tsne) == 200 and len({r["series"] for r in tsne}) == 10
+
+
+def test_precision_figure_draws_one_line_per_method_in_its_own_style(runs):
+    found, _ = stored.collect(runs, ["toy"], METHODS, BITS, [0])
+    metrics = {(m, b): v for (_, m, b, _), v in found.items()}
+    fig, _ = figures.precision_figure(metrics, METHODS, BITS, 32)
+    for ax in fig.axes:
+        assert [line.get_label() for line in ax.lines] == METHODS
+    colours = [line.get_color() for line in fig.axes[0].lines]
+    assert len(set(map(str, colours))) == len(METHODS)
+    assert figures.style("MyMethod") == figures.style("MyMethod")
+    assert colours[METHODS.index("HashNet")] == figures.style("HashNet")["color"]
+
+
+def test_histogram_bars_are_square_roots_of_counts():
+    g = {"HashNet": np.array([[0.0, 0.005, -0.5, 1.0], [0.999, -0.999, 0.25, 0.75]])}
+    fig, rows = figures.histogram_figure(g)
+    counts = np.array([r[3] for r in rows])
+    assert counts.sum() == 8 and counts[0] == 2 and counts[99] == 3 and counts[50] == 1
+    heights = np.array([patch.get_height() for patch in fig.axes[0].patches])
+    np.testing.assert_allclose(heights, np.sqrt(counts))
+
+
+def test_tsne_uses_at_most_ten_classes_and_is_seeded():
+    labels = np.zeros((300, 12), dtype=np.uint8)
+    labels[np.arange(300), np.arange(300) % 12] = 1
+    labels[:5, 0] = labels[:5, 1] = 1  # two of the top classes: not drawn
+    index, classes = figures.tsne_points(labels, 100, seed=3)
+    again, _ = figures.tsne_points(labels, 100, seed=3)
+    assert np.array_equal(index, again) and index.size == 100 and classes.max() <= 9
+    assert not set(index) & set(range(5))

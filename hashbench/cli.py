@@ -29,7 +29,7 @@ def _prepare(args):
 def _features(args):
     from hashbench import splits
 
-    splits.write_pixel_features(args.data, args.spec["source"])
+    splits.write_features(args.data, args.spec)
 
 
 def _train(args):
@@ -82,7 +82,7 @@ def parser() -> argparse.ArgumentParser:
     s.add_argument("--out", required=True, help="output folder, data/<protocol>")
     s.set_defaults(func=_prepare)
 
-    s = sub.add_parser("features", help="compute a prepared protocol's pixel features")
+    s = sub.add_parser("features", help="compute a prepared protocol's features (its 'features' kind)")
     s.add_argument("--data", required=True)
     s.add_argument("--spec", required=True, type=_json_arg, help="the protocol definition as JSON")
     s.set_defaults(func=_features)

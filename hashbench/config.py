@@ -36,7 +36,7 @@ def _fill_defaults(cfg: dict, schema: dict) -> None:
 
 def validate(config: dict) -> dict:
     """Return a validated copy of ``config`` with defaults filled in; raise HashbenchError otherwise."""
-    from hashbench import datasets, registry
+    from hashbench import registry
 
     cfg = copy.deepcopy(dict(config))
     for key in ("bits", "seeds"):  # snakemake --config 'bits=[16,32]' passes list items as strings
@@ -54,9 +54,7 @@ def validate(config: dict) -> dict:
             known = ", ".join(sorted(cfg["protocol_defs"])) or "none"
             raise HashbenchError(f"config field 'protocols[{i}]': unknown protocol '{name}'; defined: {known}")
     for name, spec in cfg["protocol_defs"].items():
-        if spec["source"] not in datasets.SOURCES:
-            raise HashbenchError(f"config field 'protocol_defs.{name}.source': unknown source '{spec['source']}'; "
-                                 f"expected one of {', '.join(sorted(datasets.SOURCES))}")
+        _check_protocol(name, spec)
     for i, name in enumerate(cfg["methods"]):
         registry.get(name, field=f"methods[{i}]")
     for i, name in enumerate(cfg["figures"]["methods"]):
@@ -66,9 +64,35 @@ def validate(config: dict) -> dict:
                              f"{cfg['seeds']}")
     if cfg["figures"]["bits"] is not None and cfg["figures"]["bits"] not in cfg["bits"]:
         raise HashbenchError(f"config field 'figures.bits': {cfg['figures']['bits']} is not among bits {cfg['bits']}")
-    for name, params in cfg["method_params"].items():
-        registry.get(name, field=f"method_params.{name}").check_params(params, field=f"method_params.{name}")
+    for field, params in [("method_params", cfg["method_params"])] + [
+            (f"protocol_defs.{p}.method_params", spec.get("method_params", {})) for p, spec in cfg["protocol_defs"].items()]:
+        for name, values in params.items():
+            registry.get(name, field=f"{field}.{name}").check_params(values, field=f"{field}.{name}")
     return cfg
+
+
+def _check_protocol(name: str, spec: dict) -> None:
+    """What the schema cannot say: which keys each kind of source needs."""
+    from hashbench import datasets
+
+    field = f"config field 'protocol_defs.{name}"
+    source = datasets.SOURCES.get(spec["source"])
+    if source is None:
+        raise HashbenchError(f"{field}.source': unknown source '{spec['source']}'; "
+                             f"expected one of {', '.join(sorted(datasets.SOURCES))}")
+    needs = {"image-lists": "lists", "image-folder": "label_file"}.get(spec["source"])
+    if needs and needs not in spec:
+        raise HashbenchError(f"{field}': source '{spec['source']}' needs '{needs}'")
+    if spec["source"] == "image-lists" and "split" in spec:
+        raise HashbenchError(f"{field}.split': the lists of source 'image-lists' fix the split; remove 'split'")
+    if spec["source"] != "image-lists" and "split" not in spec:
+        raise HashbenchError(f"{field}': source '{spec['source']}' needs 'split' (query and train sizes)")
+    if source.files and spec["features"] == "pixels":
+        raise HashbenchError(f"{field}.features': 'pixels' needs in-memory images of one size; image files "
+                             "need 'alexnet-fc7'")
+    pipeline = spec.get("pipeline", {})
+    if pipeline.get("crop", 0) > pipeline.get("resize", 256):
+        raise HashbenchError(f"{field}.pipeline.crop': {pipeline['crop']} exceeds resize {pipeline.get('resize', 256)}")
 
 
 def load(path) -> dict:
@@ -88,13 +112,25 @@ def digest(obj) -> str:
     return hashlib.sha256(json.dumps(obj, sort_keys=True).encode()).hexdigest()[:16]
 
 
+def method_params(cfg: dict, protocol: str, method: str) -> dict:
+    """The method's hyperparameters on ``protocol``: the protocol's method_params over the global ones."""
+    return {**cfg["method_params"].get(method, {}),
+            **cfg["protocol_defs"][protocol].get("method_params", {}).get(method, {})}
+
+
+def data_spec(cfg: dict, protocol: str) -> dict:
+    """What a protocol's data, split and features depend on: its definition less evaluation and methods."""
+    skip = ("topk", "also_topk", "paper", "method_params")
+    return {k: v for k, v in cfg["protocol_defs"][protocol].items() if k not in skip}
+
+
 def run_spec(cfg: dict, protocol: str, method: str, bits: int, seed: int) -> dict:
     """Everything a (protocol, method, bits, seed) training run depends on; its digest is the config hash."""
     return {
         "protocol": protocol,
-        "protocol_def": {k: v for k, v in cfg["protocol_defs"][protocol].items() if k not in ("topk", "paper")},
+        "protocol_def": data_spec(cfg, protocol),
         "method": method,
-        "params": cfg["method_params"].get(method, {}),
+        "params": method_params(cfg, protocol, method),
         "bits": int(bits),
         "seed": int(seed),
     }
@@ -103,8 +139,8 @@ def run_spec(cfg: dict, protocol: str, method: str, bits: int, seed: int) -> dic
 def tables_spec(cfg: dict) -> dict:
     """What the tables are built from: the configured runs, each protocol's R and paper dataset."""
     return {
-        "protocols": {p: {"topk": cfg["protocol_defs"][p]["topk"], "paper": cfg["protocol_defs"][p].get("paper")}
-                      for p in cfg["protocols"]},
+        "protocols": {p: {k: cfg["protocol_defs"][p].get(k) for k in ("topk", "paper", "also_topk")
+                          if cfg["protocol_defs"][p].get(k) is not None} for p in cfg["protocols"]},
         "methods": cfg["methods"], "bits": cfg["bits"], "seeds": cfg["seeds"], "partial": cfg["tables"]["partial"],
     }
 
@@ -126,5 +162,7 @@ def figures_spec(cfg: dict, protocol: str) -> dict:
 
 
 def eval_spec(cfg: dict, protocol: str) -> dict:
-    """What evaluating a run of ``protocol`` depends on: R of MAP@R and the evaluation options."""
-    return {"topk": cfg["protocol_defs"][protocol]["topk"], **cfg["evaluation"]}
+    """What evaluating a run of ``protocol`` depends on: R of MAP@R (and more R) and the evaluation options."""
+    pdef = cfg["protocol_defs"][protocol]
+    return {"topk": pdef["topk"], **({"also_topk": pdef["also_topk"]} if pdef.get("also_topk") else {}),
+            **cfg["evaluation"]}

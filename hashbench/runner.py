@@ -29,7 +29,8 @@ def train(spec: dict, data_dir, out_dir, threads: int | None = None) -> dict:
     data = splits.load(data_dir)
     method = registry.create(spec["method"], spec["bits"], spec["seed"], spec["params"])
     deep = method.input == "images"
-    features = data.images() if deep else data.features(spec["protocol_def"]["features"])
+    features = data.images(spec["protocol_def"].get("pipeline")) if deep else data.features(
+        spec["protocol_def"]["features"])
     if deep:
         import torch
 
@@ -87,10 +88,14 @@ def evaluate(run_dir, data_dir, evaluation: dict, out_path) -> dict:
     query, database = io.load_codes(run_dir / "codes.npz")
     spec = run["spec"]
     start = time.perf_counter()
+    labels = data.labels[data.split["query"]], data.labels[data.split["database"]]
     try:
-        metrics = compute(query, database, data.labels[data.split["query"]], data.labels[data.split["database"]],
-                          evaluation["topk"], precision_at=tuple(evaluation["precision_at"]),
+        metrics = compute(query, database, *labels, evaluation["topk"], precision_at=tuple(evaluation["precision_at"]),
                           no_relevant=evaluation["no_relevant"])
+        metrics["map_at"] = {str(evaluation["topk"]): metrics["map"]}  # keyed by the R asked for
+        for topk in evaluation.get("also_topk", []):
+            more = compute(query, database, *labels, topk, precision_at=(), no_relevant=evaluation["no_relevant"])
+            metrics["map_at"][str(topk)] = more["map"]
     except ValueError as exc:
         raise HashbenchError(f"evaluating {run_dir}: {exc}") from None
     log.info("%s %s %d bits seed %d: MAP@%d %.4f (tie-aware %.4f), P@H<=2 %.4f", spec["protocol"], spec["method"],

@@ -1,7 +1,8 @@
 """Shared splits: computed once per protocol, stored with their seed and checksum, read by every run.
 
 Layout of ``data/<protocol>/``:
-  dataset.npz        images (N, H, W) uint8 and labels (N, C) 0/1 uint8, as the source gives them
+  dataset.npz        labels (N, C) 0/1 uint8 and either images (N, H, W[, 3]) uint8 or, for image-file
+                     sources, paths (N,) str, as the source gives them
   split.npz          query, database, train: int64 indices into the dataset, each in a seeded random
                      order (never grouped by class: index-stable tie-breaking would see the classes)
   split.json         protocol, seed, sizes, and the sha256 checksum of the split arrays and labels
@@ -42,26 +43,40 @@ def _draw(rng, pool: np.ndarray, labels: np.ndarray, part: dict, field: str) -> 
 
 
 def make_split(labels: np.ndarray, split: dict, seed: int, field: str = "split") -> dict[str, np.ndarray]:
-    """Queries from all items, database = the rest, training set drawn from the database."""
+    """Queries from all items, the training set from the rest; the database is every non-query item
+    (``train_in_database``, default, HashNet's protocols) or every item in neither set (CIFAR-10's)."""
     rng = np.random.default_rng(seed)
     everything = np.arange(labels.shape[0])
     query = _draw(rng, everything, labels, split["query"], f"{field}.query")
     database = np.setdiff1d(everything, query)
     train = _draw(rng, database, labels, split["train"], f"{field}.train")
+    if not split.get("train_in_database", True):
+        database = np.setdiff1d(database, train)
     return {name: rng.permutation(idx).astype(np.int64) for name, idx in
             (("query", query), ("database", database), ("train", train))}
+
+
+def _checksum(split: dict, labels: np.ndarray, paths: np.ndarray | None) -> str:
+    """sha256 of the split arrays and labels (and, for image files, their paths)."""
+    return io.checksum(*(split[name] for name in SPLITS), labels, *(() if paths is None else (paths,)))
 
 
 def prepare(protocol: str, spec: dict, out_dir) -> None:
     """Write dataset.npz, split.npz and split.json for one protocol definition."""
     out_dir = Path(out_dir)
-    images, labels = SOURCES[spec["source"]].load()
-    is_single = bool((labels.sum(axis=1) == 1).all())
-    if spec["labels"] == "single" and not is_single:
+    source = SOURCES[spec["source"]]
+    loaded = source.load(protocol, spec)
+    labels = loaded.labels
+    if spec["labels"] == "single" and not (labels.sum(axis=1) == 1).all():
         raise HashbenchError(f"protocol_defs.{protocol}.labels: 'single' but source '{spec['source']}' has "
                              "items with several or no labels")
-    split = make_split(labels, spec["split"], spec["seed"], f"protocol_defs.{protocol}.split")
-    io.save_npz(out_dir / "dataset.npz", images=images, labels=labels)
+    if loaded.split is None:
+        split = make_split(labels, spec["split"], spec["seed"], f"protocol_defs.{protocol}.split")
+    else:  # the lists fix the membership; store each set in a seeded random order all the same
+        rng = np.random.default_rng(spec["seed"])
+        split = {name: rng.permutation(loaded.split[name]) for name in SPLITS}
+    paths = loaded.items if source.files else None
+    io.save_npz(out_dir / "dataset.npz", labels=labels, **({"paths": paths} if source.files else {"images": loaded.items}))
     io.save_npz(out_dir / "split.npz", **split)
     io.write_json(out_dir / "split.json", {
         "protocol": protocol,
@@ -69,7 +84,7 @@ def prepare(protocol: str, spec: dict, out_dir) -> None:
         "seed": spec["seed"],
         "sizes": {name: int(split[name].size) for name in SPLITS},
         "n_labels": int(labels.shape[1]),
-        "checksum": io.checksum(*(split[name] for name in SPLITS), labels),
+        "checksum": _checksum(split, labels, paths),
     })
 
 
@@ -83,11 +98,18 @@ class ProtocolData:
     split: dict[str, np.ndarray]
     checksum: str
 
-    def images(self) -> np.ndarray:
-        """Images as float32 (N, C, H, W) scaled to [0, 1], the input of the deep methods."""
-        images = io.load_npz(self.directory / "dataset.npz", ("images",))["images"].astype(np.float32)
-        images /= np.float32(SOURCES[self.source].pixel_max)
-        return images[:, None] if images.ndim == 3 else images.transpose(0, 3, 1, 2)
+    def images(self, pipeline: dict | None = None):
+        """The deep methods' input, an ``hashbench.images`` image set: with ``pipeline`` (and always
+        for image files) decoded, resized, cropped and normalised on the fly; otherwise the
+        in-memory images as float32 (N, C, H, W) scaled to [0, 1]."""
+        from hashbench import images
+
+        source = SOURCES[self.source]
+        key = "paths" if source.files else "images"
+        items = io.load_npz(self.directory / "dataset.npz", (key,))[key]
+        if source.files or pipeline is not None:
+            return images.PipelineImages(items, images.pipeline_spec(pipeline))
+        return images.ArrayImages(items, source.pixel_max)
 
     def features(self, kind: str) -> np.ndarray:
         path = self.directory / f"features-{kind}.npy"
@@ -104,19 +126,33 @@ def load(directory) -> ProtocolData:
     meta = io.read_json(directory / "split.json")
     split = io.load_npz(directory / "split.npz", SPLITS)
     labels = io.load_npz(directory / "dataset.npz", ("labels",))["labels"]
-    actual = io.checksum(*(split[name] for name in SPLITS), labels)
+    paths = io.load_npz(directory / "dataset.npz", ("paths",))["paths"] if SOURCES[meta["source"]].files else None
+    actual = _checksum(split, labels, paths)
     if actual != meta.get("checksum"):
         raise HashbenchError(f"{directory / 'split.npz'}: checksum {actual[:12]}... does not match split.json "
                              f"({str(meta.get('checksum'))[:12]}...); delete {directory} and re-run to rebuild it")
     return ProtocolData(directory, meta["source"], labels, split, actual)
 
 
-def write_pixel_features(directory, source: str) -> None:
-    """Pixels scaled to [0, 1] and zero-centred by the training-set mean."""
+def write_features(directory, spec: dict) -> Path:
+    """The shallow methods' features ``spec['features']`` of every item, zero-centred by the
+    training-set mean: ``pixels`` (scaled to [0, 1]) or ``alexnet-fc7`` (4096-d fc7 activations of
+    the ImageNet-pretrained AlexNet on the centre crop of the protocol's image pipeline)."""
     directory = Path(directory)
     data = load(directory)
-    images = io.load_npz(directory / "dataset.npz", ("images",))["images"]
-    x = images.reshape(images.shape[0], -1).astype(np.float32) / np.float32(SOURCES[source].pixel_max)
+    kind = spec["features"]
+    if kind == "pixels":
+        if SOURCES[data.source].files:
+            raise HashbenchError(f"features: 'pixels' needs in-memory images; source '{data.source}' is image files "
+                                 "of varying size: use alexnet-fc7")
+        images = io.load_npz(directory / "dataset.npz", ("images",))["images"]
+        x = images.reshape(images.shape[0], -1).astype(np.float32) / np.float32(SOURCES[data.source].pixel_max)
+    else:
+        from hashbench.deep.features import alexnet_fc7
+
+        x = alexnet_fc7(data.images(spec.get("pipeline") or {}), spec.get("feature_weights"))
     x -= x[data.split["train"]].mean(axis=0)
-    with io.atomic_path(directory / "features-pixels.npy") as tmp:
+    path = directory / f"features-{kind}.npy"
+    with io.atomic_path(path) as tmp:
         np.save(tmp, x)
+    return path

@@ -3,7 +3,8 @@
 Table 1 holds every configured method except the ablation variants, in the paper's row order and
 then the config's; Table 2 is the paper's ablation (HashNet, HashNet-W, HashNet-C). A cell is the
 MAP mean, sample std (0 for one seed) and number of seeds; where a protocol maps to a paper dataset
-(``paper: imagenet|nuswide|coco``) the paper's value and ours minus the paper's sit beside it.
+(``paper: imagenet|nuswide|coco``) the paper's value and ours minus the paper's sit beside it. A
+protocol with ``also_topk`` gets one more column group per extra R, labelled ``<protocol>@<R>``.
 """
 
 from __future__ import annotations
@@ -28,18 +29,32 @@ def table_methods(table: str, configured: list[str]) -> list[str]:
     return paper + [m for m in configured if m not in paper and m not in ablation]
 
 
+def _groups(spec: dict) -> list[tuple[str, str, int | None, str | None]]:
+    """Column groups (label, protocol, extra R or None for the protocol's own, paper dataset)."""
+    groups = []
+    for protocol, pdef in spec["protocols"].items():
+        groups.append((protocol, protocol, None, pdef.get("paper")))
+        groups += [(f"{protocol}@{r}", protocol, r, None) for r in pdef.get("also_topk", [])]
+    return groups
+
+
+def _map(metrics: dict, topk: int | None):
+    return metrics["map"] if topk is None else metrics.get("map_at", {}).get(str(topk))
+
+
 def _cells(table: str, spec: dict, found: dict) -> list[dict]:
-    """One dict per (method, protocol, bits): mean, std, n, and the paper's value where it has one."""
+    """One dict per (method, column group, bits): mean, std, n, and the paper's value where it has one."""
     paper = reference.values(table)
     cells = []
     for method in table_methods(table, spec["methods"]):
-        for protocol, pdef in spec["protocols"].items():
+        for label, protocol, topk, dataset in _groups(spec):
             for bits in spec["bits"]:
-                values = [found[k]["map"] for s in spec["seeds"] if (k := (protocol, method, bits, s)) in found]
-                cell = {"method": method, "protocol": protocol, "bits": bits, "n_seeds": len(values),
+                values = [v for s in spec["seeds"] if (k := (protocol, method, bits, s)) in found
+                          and (v := _map(found[k], topk)) is not None]
+                cell = {"method": method, "protocol": label, "bits": bits, "n_seeds": len(values),
                         "mean": float(np.mean(values)) if values else None,
                         "std": (float(np.std(values, ddof=1)) if len(values) > 1 else 0.0) if values else None,
-                        "paper": paper.get((method, pdef.get("paper"), bits)), "has_paper": bool(pdef.get("paper"))}
+                        "paper": paper.get((method, dataset, bits)), "has_paper": bool(dataset)}
                 cells.append(cell)
     return cells
 
@@ -77,13 +92,14 @@ def _md_cell(c: dict, n_configured: int) -> str:
 
 
 def _write_md(title: str, cells: list[dict], spec: dict, path) -> None:
-    columns = [(p, b) for p in spec["protocols"] for b in spec["bits"]]
+    columns = [(label, b) for label, *_ in _groups(spec) for b in spec["bits"]]
     by_key = {(c["method"], c["protocol"], c["bits"]): c for c in cells}
     n = len(spec["seeds"])
     lines = [f"# {title}", ""]
     for p, pdef in spec["protocols"].items():
         paper = f"; the paper's values are its {pdef['paper']} column" if pdef.get("paper") else ""
         lines.append(f"- {p}: MAP@{pdef['topk']}{paper}")
+        lines += [f"- {p}@{r}: MAP@{r} of the same runs" for r in pdef.get("also_topk", [])]
     lines += [f"- cells: MAP, mean ± sample std over the seeds {spec['seeds']}; (paper value, ours minus paper) "
               "where the paper reports one", "",
               "| method | " + " | ".join(f"{p} {b} bits" for p, b in columns) + " |",
@@ -97,14 +113,16 @@ def _write_md(title: str, cells: list[dict], spec: dict, path) -> None:
 def write_metrics_csv(found: dict, path) -> None:
     """Every run's metrics in long format, one row per (protocol, method, bits, seed)."""
     n_values = sorted({int(n) for m in found.values() for n in m.get("precision_at_n", {})})
-    header = ["protocol", "method", "bits", "seed", *METRIC_COLUMNS, *(f"precision_at_{n}" for n in n_values)]
+    r_values = sorted({int(r) for m in found.values() for r in m.get("map_at", {})})
+    header = ["protocol", "method", "bits", "seed", *METRIC_COLUMNS, *(f"precision_at_{n}" for n in n_values),
+              *(f"map_at_{r}" for r in r_values)]
     with io.atomic_path(path) as tmp, open(tmp, "w", newline="") as fh:
         writer = csv.writer(fh)
         writer.writerow(header)
         for (protocol, method, bits, seed), m in found.items():
-            precision = m.get("precision_at_n", {})
+            precision, map_at = m.get("precision_at_n", {}), m.get("map_at", {})
             writer.writerow([protocol, method, bits, seed, *(m.get(c, "") for c in METRIC_COLUMNS),
-                             *(precision.get(str(n), "") for n in n_values)])
+                             *(precision.get(str(n), "") for n in n_values), *(map_at.get(str(r), "") for r in r_values)])
 
 
 def build(spec: dict, runs_root, out_dir) -> dict:

@@ -1,4 +1,5 @@
 import json
+import re
 from pathlib import Path
 
 from hashbench import config as hbconfig
@@ -21,8 +22,14 @@ wildcard_constraints:
     seed=r"\d+",
 
 
+def source_files(wildcards):
+    """The files a protocol's split is built from: its list files (image-lists) or label file."""
+    spec = CFG["protocol_defs"][wildcards.protocol]
+    return list(spec.get("lists", {}).values()) + ([spec["label_file"]] if "label_file" in spec else [])
+
+
 def protocol_json(wildcards):
-    return json.dumps(CFG["protocol_defs"][wildcards.protocol], sort_keys=True)
+    return json.dumps(hbconfig.data_spec(CFG, wildcards.protocol), sort_keys=True)
 
 
 def run_json(wildcards):
@@ -34,13 +41,22 @@ def eval_json(wildcards):
     return json.dumps(hbconfig.eval_spec(CFG, wildcards.protocol), sort_keys=True)
 
 
-def gpus(wildcards):
-    return int(registry.get(wildcards.method).uses_gpu)
+def is_deep(method):
+    return registry.get(method).input == "images"
 
 
-def train_threads(wildcards):
-    """Deep methods train with two threads (one job keeps a 2-core machine busy); shallow ones with one."""
-    return 2 if registry.get(wildcards.method).input == "images" else 1
+def run_dir(deep):
+    """RUN_DIR restricted to the configured deep (GPU) or shallow (CPU) methods, so that each kind
+    has its own training rule and a cluster profile can send them to different partitions."""
+    names = [m for m in CFG["methods"] if is_deep(m) == deep]
+    return RUN_DIR.replace("{method}", "{method,%s}" % ("|".join(map(re.escape, names)) or "(?!)"))
+
+
+def train_features(wildcards):
+    """A shallow method reads the protocol's features; a deep one the images."""
+    if is_deep(wildcards.method):
+        return []
+    return f"data/{wildcards.protocol}/features-{CFG['protocol_defs'][wildcards.protocol]['features']}.npy"
 
 
 def metrics_files(protocols, seeds):

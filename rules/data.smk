@@ -1,5 +1,8 @@
 rule prepare_split:
-    """Build a protocol's dataset and its shared query/database/train split (seeded, checksummed)."""
+    """Build a protocol's dataset and its shared query/database/train split (seeded, checksummed);
+    image-list protocols validate every listed image here, before any training."""
+    input:
+        source_files,
     output:
         dataset="data/{protocol}/dataset.npz",
         split="data/{protocol}/split.npz",
@@ -17,7 +20,7 @@ rule prepare_split:
 
 
 rule features:
-    """Features the shallow methods read (pixels, scaled and zero-centred by the training mean)."""
+    """Features the shallow methods read: pixels, scaled and zero-centred by the training mean."""
     input:
         **rules.prepare_split.output,
     output:
@@ -26,8 +29,18 @@ rule features:
         spec=protocol_json,
         data=subpath(input.meta, parent=True),
     log:
-        "logs/features/{protocol}.log",
+        "logs/features/{protocol}-pixels.log",
     conda:
         ENV
     shell:
         "python -m hashbench features --data {params.data} --spec {params.spec:q} > {log} 2>&1"
+
+
+use rule features as cnn_features with:
+    output:
+        "data/{protocol}/features-alexnet-fc7.npy",
+    threads: 4
+    resources:
+        gpu=1,
+    log:
+        "logs/features/{protocol}-alexnet-fc7.log",

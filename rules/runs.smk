@@ -1,18 +1,17 @@
 rule train:
-    """Fit one (protocol, method, bits, seed) run; store its codes, timings and loss history."""
+    """Fit one (protocol, method, bits, seed) run of a shallow method; store its codes, timings and
+    loss history."""
     input:
         **rules.prepare_split.output,
-        features=rules.features.output[0],
+        features=train_features,
     output:
-        codes=f"{RUN_DIR}/codes.npz",
-        run=f"{RUN_DIR}/run.json",
+        codes=f"{run_dir(deep=False)}/codes.npz",
+        run=f"{run_dir(deep=False)}/run.json",
     params:
         spec=run_json,
         data=subpath(input.meta, parent=True),
         out=subpath(output.run, parent=True),
-    threads: train_threads
-    resources:
-        gpu=gpus,
+    threads: 1
     log:
         "logs/train/{protocol}/{method}/{bits}bits/seed{seed}.log",
     conda:
@@ -22,12 +21,21 @@ rule train:
         "--threads {threads} > {log} 2>&1"
 
 
+use rule train as train_gpu with:
+    output:
+        codes=f"{run_dir(deep=True)}/codes.npz",
+        run=f"{run_dir(deep=True)}/run.json",
+    threads: 2  # one deep job keeps a 2-core machine busy; a cluster profile sets more
+    resources:
+        gpu=1,
+
+
 rule evaluate:
     """Every metric of one stored run (MAP@R, tie-aware MAP, P@H<=2, P@N, PR by radius)."""
     input:
         **rules.prepare_split.output,
-        run=rules.train.output.run,
-        codes=rules.train.output.codes,
+        run=f"{RUN_DIR}/run.json",
+        codes=f"{RUN_DIR}/codes.npz",
     output:
         f"{RUN_DIR}/metrics.json",
     params:

@@ -21,7 +21,7 @@ def digits_dir(tmp_path_factory, default_config):
 
     out = tmp_path_factory.mktemp("data") / "digits"
     splits.prepare("digits", default_config["protocol_defs"]["digits"], out)
-    splits.write_pixel_features(out, "sklearn-digits")
+    splits.write_features(out, default_config["protocol_defs"]["digits"])
     return out
 
 

@@ -8,7 +8,7 @@ from hashbench.errors import HashbenchError
 
 def test_mnist5k_protocol_sizes_and_disjointness(default_config, tmp_path):
     spec = default_config["protocol_defs"]["mnist5k"]
-    _, labels = SOURCES[spec["source"]].load()
+    labels = SOURCES[spec["source"]].load("p", spec).labels
     split = splits.make_split(labels, spec["split"], spec["seed"])
     assert [split[k].size for k in ("query", "database", "train")] == [1000, 4000, 2000]
     classes = labels.argmax(axis=1)
@@ -21,7 +21,7 @@ def test_mnist5k_protocol_sizes_and_disjointness(default_config, tmp_path):
 
 def test_splits_are_seeded_and_not_grouped_by_class(default_config):
     spec = default_config["protocol_defs"]["digits"]
-    _, labels = SOURCES[spec["source"]].load()
+    labels = SOURCES[spec["source"]].load("p", spec).labels
     a = splits.make_split(labels, spec["split"], 3)
     b = splits.make_split(labels, spec["split"], 3)
     c = splits.make_split(labels, spec["split"], 4)

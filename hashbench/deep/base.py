@@ -74,16 +74,19 @@ class DeepHashMethod(HashMethod):
         return self.lr * multiplier
 
     def fit(self, X, Y):
+        """X: an image set (``hashbench.images``) or an (n, C, H, W) float array in [0, 1]."""
         from hashbench.deep.loop import train
+        from hashbench.images import as_image_set
 
+        X = as_image_set(X)
         require_int("iterations", self.iterations, 1)
-        require_int("batch_size", self.batch_size, 2, X.shape[0], " (the training set size)")
+        require_int("batch_size", self.batch_size, 2, len(X), " (the training set size)")
         require_int("checkpoint_every", self.checkpoint_every, 1)
         if self.head_lr_mult is not None and not self.head_lr_mult > 0:
             raise HashbenchError(f"head_lr_mult: expected a positive number or null, got {self.head_lr_mult!r}")
         if self.device not in ("auto", "cpu", "cuda"):
             raise HashbenchError(f"device: expected 'auto', 'cpu' or 'cuda', got {self.device!r}")
-        train(self, np.asarray(X, dtype=np.float32), np.asarray(Y, dtype=np.float32))
+        train(self, X, np.asarray(Y, dtype=np.float32))
         return self
 
     def encode(self, X):

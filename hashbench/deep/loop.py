@@ -30,15 +30,31 @@ class Network(torch.nn.Module):
         return self.head(self.backbone(x))
 
 
-def build(method, X: np.ndarray) -> Network:
+def build(method, X) -> Network:
     torch.manual_seed(method.seed)
-    body, dim = backbones.create(method.backbone, method.pretrained, method.weights, X.shape[1], X.shape[2:])
+    body, dim = backbones.create(method.backbone, method.pretrained, method.weights, X.channels, X.size)
     return Network(body, method.build_head(dim))
 
 
-def _batch(images: np.ndarray, device) -> torch.Tensor:
-    """Images as a channels-last tensor: 1.5-2x faster convolutions on CPU (oneDNN) and GPU."""
-    return torch.from_numpy(images).to(device, memory_format=torch.channels_last)
+class Batches:
+    """The mini-batch index of each iteration, drawn from the run's numpy RNG. A loader may draw
+    ahead of training; the RNG state before each draw is kept so that a checkpoint stores the
+    state as of the iteration it was taken at."""
+
+    def __init__(self, rng: np.random.Generator, n: int, size: int, start: int, stop: int):
+        self.rng, self.n, self.size, self.start, self.stop = rng, n, size, start, stop
+        self.states: dict[int, dict] = {}
+
+    def __iter__(self):
+        for iteration in range(self.start, self.stop):
+            self.states[iteration] = self.rng.bit_generator.state
+            yield iteration, self.rng.choice(self.n, self.size, replace=False)
+
+    def state_before(self, iteration: int) -> dict:
+        """The RNG state before drawing ``iteration``'s batch (the current state if not drawn yet)."""
+        for old in [k for k in self.states if k < iteration]:
+            del self.states[old]
+        return self.states.get(iteration, self.rng.bit_generator.state)
 
 
 def _save_checkpoint(path: Path, state: dict) -> None:
@@ -48,9 +64,10 @@ def _save_checkpoint(path: Path, state: dict) -> None:
         torch.save(state, tmp)
 
 
-def train(method, X: np.ndarray, Y: np.ndarray) -> None:
-    """Fit ``method`` (a DeepHashMethod) on images X (N, C, H, W) and labels Y; sets network_ and
-    loss_history_ (one [iteration, J(g), L(h)] row per iteration). Resumes from method.checkpoint_path."""
+def train(method, X, Y: np.ndarray) -> None:
+    """Fit ``method`` (a DeepHashMethod) on the image set X (``hashbench.images``) and labels Y; sets
+    network_ and loss_history_ (one [iteration, J(g), L(h)] row per iteration). Resumes from
+    method.checkpoint_path."""
     torch.use_deterministic_algorithms(True, warn_only=True)
     device = device_of(method)
     method.device_ = str(device)
@@ -79,9 +96,9 @@ def train(method, X: np.ndarray, Y: np.ndarray) -> None:
     network.train()
     bar = tqdm(range(start, method.iterations), initial=start, total=method.iterations, desc=method.name,
                disable=None, mininterval=2.0)
-    for it in bar:
-        index = rng.choice(X.shape[0], method.batch_size, replace=False)
-        z = network(_batch(X[index], device))
+    batches = Batches(rng, len(X), method.batch_size, start, method.iterations)
+    for it, (index, images) in zip(bar, X.train_batches(batches, method.seed, device)):
+        z = network(images)
         batch_labels, batch_index = labels[index], torch.from_numpy(index).to(device)
         loss = method.loss(method.activation(z, it), batch_labels, batch_index)
         optimizer.zero_grad()
@@ -98,16 +115,31 @@ def train(method, X: np.ndarray, Y: np.ndarray) -> None:
             _save_checkpoint(checkpoint, {
                 "network": network.state_dict(), "optimizer": optimizer.state_dict(),
                 "scheduler": scheduler.state_dict(), "torch_rng": torch.get_rng_state(),
-                "numpy_rng": rng.bit_generator.state, "history": history, "iteration": it + 1})
-    method.network_ = network.cpu().eval()
+                "numpy_rng": batches.state_before(it + 1), "history": history, "iteration": it + 1})
+    method.network_ = network.eval()
     method.loss_history_ = history
     if checkpoint is not None and checkpoint.exists():
         os.unlink(checkpoint)
 
 
+def forward(method, X, batch_size: int = 256) -> np.ndarray:
+    """Hash-layer outputs z of the trained network."""
+    return outputs(method.network_, X, batch_size)
+
+
 @torch.no_grad()
-def forward(method, X: np.ndarray, batch_size: int = 256) -> np.ndarray:
-    """Hash-layer outputs z of the trained network, in batches."""
-    X = np.asarray(X, dtype=np.float32)
-    return np.concatenate([method.network_(_batch(X[i:i + batch_size], "cpu")).numpy()
-                           for i in range(0, X.shape[0], batch_size)])
+def outputs(network, X, batch_size: int = 256) -> np.ndarray:
+    """A network's outputs on an image set, in batches on the network's device; for ten crops per
+    image (N, 10, C, H, W) the mean over the crops."""
+    from hashbench.images import as_image_set
+
+    device = next(network.parameters()).device
+    out = []
+    for images in as_image_set(X).encode_batches(batch_size, device):
+        if images.dim() == 5:
+            n, crops = images.shape[:2]
+            out.append(network(images.flatten(0, 1).contiguous(memory_format=torch.channels_last))
+                       .view(n, crops, -1).mean(1).cpu())
+        else:
+            out.append(network(images).cpu())
+    return torch.cat(out).numpy()

@@ -1,0 +1,144 @@
+"""Image-list protocols: the released list-file format, path rewriting and validation before training.
+
+A list file has one line per image, ``<image path> <0/1 label vector separated by spaces>`` (the
+format of the authors' released ``database.txt`` / ``test.txt`` / ``train.txt``); paths contain no
+spaces. A listed path is rewritten as follows: a leading ``path_prefix`` (e.g. the authors'
+absolute dataset folder) is removed, and a relative path is joined to ``image_root`` (default: the
+list file's folder). Every problem of a file is reported at once, in one line, with line numbers:
+malformed lines, labels other than 0/1, label vectors of another width, duplicate paths, missing
+images and images that do not decode.
+"""
+
+from __future__ import annotations
+
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from hashbench.errors import HashbenchError
+
+FORMAT = "<image path> <0/1 label vector>"
+SHOWN = 10  # problems spelled out in an error message; the rest are counted
+
+
+@dataclass
+class ImageList:
+    paths: list[str]  # rewritten image paths, in file order
+    labels: np.ndarray  # (n, C) 0/1 uint8
+    source: Path  # the list file
+
+
+def _report(source, problems: list[tuple[int, str]]) -> None:
+    if problems:
+        shown = "; ".join(f"line {n}: {text}" for n, text in problems[:SHOWN])
+        more = f"; and {len(problems) - SHOWN} more" if len(problems) > SHOWN else ""
+        raise HashbenchError(f"{source}: {len(problems)} bad line(s): {shown}{more}")
+
+
+def rewrite(path: str, image_root: Path, path_prefix: str | None) -> str:
+    if path_prefix and path.startswith(path_prefix):
+        path = path[len(path_prefix):].lstrip("/")
+    return str(image_root / path)  # an absolute path stays as it is
+
+
+def decode_error(path: str) -> str | None:
+    """None if the image at ``path`` exists and decodes, else what is wrong with it."""
+    from PIL import Image
+
+    try:
+        with Image.open(path) as image:
+            image.draft("RGB", (64, 64))  # JPEG: decode at reduced scale, still reading every block
+            image.load()
+    except FileNotFoundError:
+        return f"image not found: {path}"
+    except Exception as exc:  # PIL raises many types for corrupt data
+        return f"cannot decode image {path} ({type(exc).__name__}: {exc})"
+    return None
+
+
+def read(source, image_root=None, path_prefix: str | None = None, check_images: bool = True,
+         workers: int = 8) -> ImageList:
+    """Read and validate one list file."""
+    source = Path(source)
+    try:
+        lines = source.read_text().splitlines()
+    except FileNotFoundError:
+        raise HashbenchError(f"{source}: list file not found") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise HashbenchError(f"{source}: cannot read the list file ({exc})") from None
+    root = Path(image_root) if image_root is not None else source.parent
+    problems, paths, labels, numbers, first_line, seen = [], [], [], [], {}, {}
+    width = None
+    for number, line in enumerate(lines, 1):
+        fields = line.split()
+        if not fields:
+            continue
+        if len(fields) < 2:
+            problems.append((number, f"expected '{FORMAT}', got {line.strip()!r}"))
+            continue
+        bad = next((v for v in fields[1:] if v not in ("0", "1")), None)
+        if bad is not None:
+            problems.append((number, f"label values must be 0 or 1, got {bad!r}"))
+            continue
+        if width is None:
+            width, first_line["width"] = len(fields) - 1, number
+        elif len(fields) - 1 != width:
+            problems.append((number, f"{len(fields) - 1} labels, expected {width} (as on line {first_line['width']})"))
+            continue
+        if fields[0] in seen:
+            problems.append((number, f"duplicate path {fields[0]} (first on line {seen[fields[0]]})"))
+            continue
+        seen[fields[0]] = number
+        paths.append(rewrite(fields[0], root, path_prefix))
+        labels.append([int(v) for v in fields[1:]])
+        numbers.append(number)
+    if not paths and not problems:
+        raise HashbenchError(f"{source}: empty list file; expected one line per image: {FORMAT}")
+    if check_images:
+        with ThreadPoolExecutor(max_workers=workers) as pool:
+            errors = list(pool.map(decode_error, paths))
+        problems += [(n, e) for n, e in zip(numbers, errors) if e is not None]
+    _report(source, sorted(problems))
+    return ImageList(paths, np.asarray(labels, dtype=np.uint8), source)
+
+
+def load_split(protocol: str, spec: dict):
+    """The items, labels and split of the released lists ``spec['lists']`` (query, database, train).
+
+    An image listed in several files (the training images are drawn from the database) is one
+    item; it must carry the same labels everywhere. Queries may be neither in the database nor in
+    the training set. ``spec['sizes']``, when given, is checked against the lists' lengths.
+    """
+    from hashbench.datasets import Loaded
+
+    field = f"protocol_defs.{protocol}"
+    lists = {name: read(spec["lists"][name], spec.get("image_root"), spec.get("path_prefix"))
+             for name in ("query", "database", "train")}
+    widths = {name: found.labels.shape[1] for name, found in lists.items()}
+    if len(set(widths.values())) > 1:
+        raise HashbenchError(f"{field}.lists: label vectors differ in width between the files "
+                             f"({', '.join(f'{n} {w}' for n, w in widths.items())})")
+    for name, expected in (spec.get("sizes") or {}).items():
+        if len(lists[name].paths) != expected:
+            raise HashbenchError(f"{lists[name].source}: {len(lists[name].paths)} images, expected {expected} "
+                                 f"({field}.sizes.{name})")
+    index, paths, labels, split = {}, [], [], {}
+    for name in ("database", "query", "train"):
+        found, members = lists[name], []
+        for path, label in zip(found.paths, found.labels):
+            i = index.setdefault(path, len(paths))
+            if i == len(paths):
+                paths.append(path)
+                labels.append(label)
+            elif (labels[i] != label).any():
+                raise HashbenchError(f"{found.source}: {path} has other labels than in another list of {field}")
+            members.append(i)
+        split[name] = np.asarray(members, dtype=np.int64)
+    for other in ("database", "train"):
+        shared = np.intersect1d(split["query"], split[other])
+        if shared.size:
+            raise HashbenchError(f"{field}.lists: {shared.size} image(s) are both query and {other} "
+                                 f"(e.g. {paths[shared[0]]}); queries must be held out")
+    return Loaded(np.asarray(paths, dtype=str), np.asarray(labels, dtype=np.uint8), split)

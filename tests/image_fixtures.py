@@ -1,0 +1,45 @@
+"""Small image folders and list files in the released format (``<path> <0/1 labels>``), made by tests."""
+
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+PREFIX = "/home/author/dataset/toy"  # stands in for the authors' absolute dataset folder
+
+
+def write_images(root: Path, n_classes: int = 3, per_class: int = 12, size=(48, 40), seed: int = 0):
+    """Per class, images of one dominant colour with noise (JPEG and PNG); returns [(relative path, class)]."""
+    rng = np.random.default_rng(seed)
+    items = []
+    for c in range(n_classes):
+        colour = np.zeros(3)
+        colour[c % 3] = 200
+        for i in range(per_class):
+            pixels = np.clip(colour + rng.normal(0, 40, (size[1], size[0], 3)), 0, 255).astype(np.uint8)
+            rel = f"class{c}/img{i:03d}.{'jpg' if i % 2 else 'png'}"
+            (root / rel).parent.mkdir(parents=True, exist_ok=True)
+            Image.fromarray(pixels).save(root / rel)
+            items.append((rel, c))
+    return items
+
+
+def line(path: str, label: int, n_classes: int) -> str:
+    return path + " " + " ".join("1" if k == label else "0" for k in range(n_classes))
+
+
+def write_list(path: Path, items, n_classes: int = 3, prefix: str = PREFIX) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("".join(line(f"{prefix}/{rel}", c, n_classes) + "\n" for rel, c in items))
+    return path
+
+
+def released_lists(root: Path, n_classes: int = 3, per_class: int = 12) -> dict:
+    """Images under root/images and query/database/train lists under root/lists with absolute paths
+    under PREFIX: per class, 2 queries, the rest database, half of the database also in train."""
+    items = write_images(root / "images", n_classes, per_class)
+    query = [it for it in items if int(it[0].split("img")[1][:3]) < 2]
+    database = [it for it in items if it not in query]
+    train = database[::2]
+    return {name: str(write_list(root / "lists" / f"{name}.txt", part, n_classes))
+            for name, part in (("query", query), ("database", database), ("train", train))}

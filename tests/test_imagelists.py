@@ -1,0 +1,197 @@
+"""Image-list protocols: the released list format, validation with line numbers, splits, the image pipeline."""
+
+import pickle
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from hashbench import config, imagelists, splits
+from hashbench.errors import HashbenchError
+from image_fixtures import PREFIX, line, released_lists, write_images, write_list
+
+
+@pytest.fixture(scope="module")
+def toy(tmp_path_factory):
+    root = tmp_path_factory.mktemp("toy")
+    return root, released_lists(root)
+
+
+def spec_for(root, lists, **extra):
+    return {"source": "image-lists", "lists": lists, "path_prefix": PREFIX, "image_root": str(root / "images"),
+            "features": "alexnet-fc7", "labels": "single", "topk": 20, "seed": 3, **extra}
+
+
+def test_reads_the_released_format_and_rewrites_the_authors_paths(toy):
+    root, lists = toy
+    found = imagelists.read(lists["query"], image_root=root / "images", path_prefix=PREFIX)
+    assert len(found.paths) == 6 and found.labels.shape == (6, 3)
+    assert found.paths[0] == str(root / "images" / "class0" / "img000.png")
+    assert found.labels.sum(axis=1).tolist() == [1] * 6
+
+
+def test_relative_paths_are_joined_to_the_list_files_folder(tmp_path):
+    write_images(tmp_path, n_classes=1, per_class=2)
+    lst = write_list(tmp_path / "all.txt", [("class0/img000.png", 0), ("class0/img001.jpg", 0)], 1, prefix=".")
+    lst.write_text(lst.read_text().replace("./", ""))
+    assert imagelists.read(lst).paths == [str(tmp_path / "class0/img000.png"), str(tmp_path / "class0/img001.jpg")]
+
+
+def bad_list(tmp_path, lines):
+    write_images(tmp_path / "images", n_classes=2, per_class=3)
+    path = tmp_path / "bad.txt"
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+@pytest.mark.parametrize("lines, expected", [
+    ([line("class0/img000.png", 0, 2), line("class0/nothere.png", 0, 2)], "line 2: image not found: "),
+    ([line("class0/img000.png", 0, 2), "class0/img001.jpg 1 0 0"], "line 2: 3 labels, expected 2 (as on line 1)"),
+    ([line("class0/img000.png", 0, 2), line("class1/img000.png", 1, 2), line("class0/img000.png", 0, 2)],
+     "line 3: duplicate path class0/img000.png (first on line 1)"),
+    ([line("class0/img000.png", 0, 2), "class1/img000.png 0 2"], "line 2: label values must be 0 or 1, got '2'"),
+    (["class0/img000.png"], "line 1: expected '<image path> <0/1 label vector>'"),
+])
+def test_each_bad_list_gets_a_clear_error_with_its_line_number(tmp_path, lines, expected):
+    path = bad_list(tmp_path, lines)
+    with pytest.raises(HashbenchError) as err:
+        imagelists.read(path, image_root=tmp_path / "images")
+    assert str(err.value).startswith(f"{path}: 1 bad line(s): ") and expected in str(err.value)
+    assert "\n" not in str(err.value)
+
+
+def test_an_empty_list_file_is_an_error(tmp_path):
+    path = bad_list(tmp_path, ["", "   "])
+    with pytest.raises(HashbenchError, match=r"bad.txt: empty list file; expected one line per image"):
+        imagelists.read(path)
+
+
+def test_every_bad_line_is_reported_at_once_including_undecodable_images(tmp_path):
+    lines = [line("class0/img000.png", 0, 2), line("class0/missing.png", 0, 2), line("class1/img001.jpg", 1, 2),
+             "class1/img000.png 1", line("class0/img000.png", 0, 2)]
+    path = bad_list(tmp_path, lines)
+    (tmp_path / "images" / "class1" / "img001.jpg").write_bytes(b"\xff\xd8\xff\xe0 not really a jpeg")
+    with pytest.raises(HashbenchError) as err:
+        imagelists.read(path, image_root=tmp_path / "images")
+    text = str(err.value)
+    assert "4 bad line(s)" in text
+    for expected in ("line 2: image not found", "line 3: cannot decode image", "line 4: 1 labels, expected 2",
+                     "line 5: duplicate path"):
+        assert expected in text
+    assert text.index("line 2") < text.index("line 3") < text.index("line 4") < text.index("line 5")
+
+
+def test_released_lists_become_one_split_in_seeded_random_order(toy, tmp_path):
+    root, lists = toy
+    splits.prepare("toy", spec_for(root, lists), tmp_path)
+    data = splits.load(tmp_path)
+    sizes = {k: v.size for k, v in data.split.items()}
+    assert sizes == {"query": 6, "database": 30, "train": 15}
+    assert len(data.labels) == 36  # training images are database items, not copies
+    assert np.isin(data.split["train"], data.split["database"]).all()
+    assert not np.isin(data.split["query"], data.split["database"]).any()
+    classes = data.labels[data.split["database"]].argmax(1)
+    assert (np.diff(classes) != 0).sum() > 3  # not grouped by class
+    again = tmp_path / "again"
+    splits.prepare("toy", spec_for(root, lists), again)
+    assert splits.load(again).checksum == data.checksum
+
+
+def test_queries_may_not_be_in_the_database(toy, tmp_path):
+    root, lists = toy
+    leaky = tmp_path / "database.txt"
+    leaky.write_text(open(lists["database"]).read() + open(lists["query"]).readline())
+    with pytest.raises(HashbenchError, match=r"protocol_defs.toy.lists: 1 image\(s\) are both query and database"):
+        splits.prepare("toy", spec_for(root, {**lists, "database": str(leaky)}), tmp_path / "out")
+    assert not (tmp_path / "out").exists()
+
+
+def test_label_widths_must_agree_across_the_lists_and_sizes_are_checked(toy, tmp_path):
+    root, lists = toy
+    wide = tmp_path / "train.txt"
+    wide.write_text("".join(l.rstrip("\n") + " 0\n" for l in open(lists["train"])))
+    with pytest.raises(HashbenchError, match=r"label vectors differ in width between the files \(query 3, "
+                                             r"database 3, train 4\)"):
+        splits.prepare("toy", spec_for(root, {**lists, "train": str(wide)}), tmp_path / "out")
+    with pytest.raises(HashbenchError, match=r"query.txt: 6 images, expected 5000 \(protocol_defs.toy.sizes.query\)"):
+        splits.prepare("toy", spec_for(root, lists, sizes={"query": 5000}), tmp_path / "out")
+
+
+def test_an_image_folder_with_one_label_file_gets_a_drawn_split(toy, tmp_path):
+    root, lists = toy
+    spec = {**spec_for(root, lists), "source": "image-folder", "label_file": lists["database"],
+            "split": {"query": {"per_class": 2}, "train": {"total": 9}}}
+    del spec["lists"]
+    config.validate({"protocols": ["f"], "methods": ["ITQ"], "bits": [8], "seeds": [0], "protocol_defs": {"f": spec}})
+    splits.prepare("folder", spec, tmp_path)
+    sizes = {k: v.size for k, v in splits.load(tmp_path).split.items()}
+    assert sizes == {"query": 6, "database": 24, "train": 9}
+
+
+@pytest.mark.parametrize("change, message", [
+    ({"lists": None}, "source 'image-lists' needs 'lists'"),
+    ({"split": {"query": {"total": 1}, "train": {"total": 1}}}, "the lists of source 'image-lists' fix the split"),
+    ({"features": "pixels"}, "'pixels' needs in-memory images of one size"),
+    ({"pipeline": {"resize": 32, "crop": 64}}, "pipeline.crop': 64 exceeds resize 32"),
+    ({"method_params": {"HashNet": {"nope": 1}}}, "protocol_defs.p.method_params.HashNet: method 'HashNet' has no "
+                                                  "hyperparameter 'nope'"),
+])
+def test_config_checks_what_each_source_needs(change, message):
+    spec = {**spec_for(Path("/x"), {"query": "q", "database": "d", "train": "t"}), **change}
+    spec = {k: v for k, v in spec.items() if v is not None}
+    with pytest.raises(HashbenchError, match=message.replace("(", r"\(").replace(")", r"\)")):
+        config.validate({"protocols": ["p"], "methods": ["ITQ"], "bits": [8], "seeds": [0], "protocol_defs": {"p": spec}})
+
+
+def test_protocol_method_params_override_the_global_ones():
+    cfg = config.validate({"protocols": ["p"], "methods": ["ITQ"], "bits": [8], "seeds": [0],
+                           "method_params": {"ITQ": {"n_iter": 5}},
+                           "protocol_defs": {"p": {**spec_for(Path("/x"), {
+                               "query": "q", "database": "d", "train": "t"}), "method_params": {"ITQ": {"n_iter": 9}}}}})
+    spec = config.run_spec(cfg, "p", "ITQ", 8, 0)
+    assert spec["params"] == {"n_iter": 9} and "method_params" not in spec["protocol_def"]
+
+
+def fake_cifar(root, per_class=10):
+    """A CIFAR-10 folder in torchvision's pickle format (5 training batches and a test batch)."""
+    folder = root / "cifar-10-batches-py"
+    folder.mkdir(parents=True)
+    rng = np.random.default_rng(0)
+    names = [f"data_batch_{i}" for i in range(1, 6)] + ["test_batch"]
+    for k, name in enumerate(names):
+        labels = [c for c in range(10) for _ in range(per_class // 2 if k == 5 else per_class // 10 or 1)]
+        data = rng.integers(0, 255, (len(labels), 3072), dtype=np.uint8)
+        with open(folder / name, "wb") as fh:
+            pickle.dump({"data": data, "labels": labels}, fh)
+    with open(folder / "batches.meta", "wb") as fh:
+        pickle.dump({"label_names": [f"c{i}" for i in range(10)]}, fh)
+
+
+def test_cifar10_protocol_leaves_training_images_out_of_the_database(tmp_path, monkeypatch):
+    from torchvision.datasets import CIFAR10
+
+    fake_cifar(tmp_path / "cifar")
+    monkeypatch.setattr(CIFAR10, "_check_integrity", lambda self: True)  # the fake files have other md5 sums
+    monkeypatch.setattr("torchvision.datasets.cifar.check_integrity", lambda *args: True)
+    spec = {"source": "cifar10", "root": str(tmp_path / "cifar"), "features": "pixels", "labels": "single",
+            "topk": 50, "seed": 0,
+            "split": {"query": {"per_class": 2}, "train": {"per_class": 3}, "train_in_database": False}}
+    splits.prepare("cifar10", spec, tmp_path / "out")
+    data = splits.load(tmp_path / "out")
+    assert len(data.labels) == 100 and {k: v.size for k, v in data.split.items()} == {
+        "query": 20, "database": 50, "train": 30}
+    assert not np.isin(data.split["train"], data.split["database"]).any()
+    assert data.images().channels == 3 and data.images().size == (32, 32)
+
+
+def test_cifar10_without_data_or_network_is_a_clear_error(tmp_path, monkeypatch):
+    from torchvision.datasets import CIFAR10
+
+    def offline(self):
+        raise OSError("no network")
+
+    monkeypatch.setattr(CIFAR10, "download", offline)
+    spec = {"source": "cifar10", "root": str(tmp_path), "features": "pixels", "labels": "single", "topk": 5,
+            "seed": 0, "split": {"query": {"per_class": 1}, "train": {"per_class": 1}}}
+    with pytest.raises(HashbenchError, match=r"protocol_defs.c.root: CIFAR-10 is not in .* and could not be downloaded"):
+        splits.prepare("c", spec, tmp_path / "out")

@@ -1,0 +1,95 @@
+"""The image pipeline of the image-file protocols: seeded augmentation, crops, errors, fc7 features."""
+
+import numpy as np
+import pytest
+import torch
+
+from hashbench import images, registry, splits
+from hashbench.deep.loop import Batches
+from hashbench.errors import HashbenchError
+from image_fixtures import PREFIX, released_lists
+
+
+@pytest.fixture(scope="module")
+def toy_data(tmp_path_factory):
+    root = tmp_path_factory.mktemp("toy")
+    lists = released_lists(root)
+    spec = {"source": "image-lists", "lists": lists, "path_prefix": PREFIX, "image_root": str(root / "images"),
+            "features": "alexnet-fc7", "labels": "single", "topk": 20, "seed": 0,
+            "pipeline": {"resize": 72, "crop": 64, "workers": 0}}
+    splits.prepare("toy", spec, root / "data")
+    return root, spec, splits.load(root / "data")
+
+
+def batches(data, pipeline, n=3):
+    source = data.images(pipeline)[data.split["train"]]
+    drawn = Batches(np.random.default_rng(5), len(source), 4, 0, n)
+    return [(i.copy(), x.clone()) for i, x in source.train_batches(drawn, seed=5, device="cpu")]
+
+
+def test_training_batches_are_the_same_whatever_the_number_of_workers(toy_data):
+    _, spec, data = toy_data
+    serial = batches(data, spec["pipeline"])
+    parallel = batches(data, {**spec["pipeline"], "workers": 2})
+    assert len(serial) == 3
+    for (i0, x0), (i1, x1) in zip(serial, parallel):
+        assert x0.shape == (4, 3, 64, 64)
+        np.testing.assert_array_equal(i0, i1)
+        torch.testing.assert_close(x0, x1, rtol=0, atol=0)
+    # normalised with the ImageNet statistics; the random crops differ between iterations
+    assert -3 < float(serial[0][1].min()) < 0 < float(serial[0][1].max()) < 3
+    assert not torch.equal(serial[0][1], serial[1][1])
+
+
+def test_encoding_uses_the_centre_crop_or_ten_crops(toy_data):
+    _, spec, data = toy_data
+    centre = next(data.images(spec["pipeline"]).encode_batches(5, "cpu"))
+    ten = next(data.images({**spec["pipeline"], "ten_crop": True}).encode_batches(5, "cpu"))
+    assert centre.shape == (5, 3, 64, 64) and ten.shape == (5, 10, 3, 64, 64)
+    torch.testing.assert_close(ten[:, 4], centre)  # TenCrop's fifth crop is the centre crop
+
+
+def test_a_corrupt_image_found_during_training_stops_the_run_with_its_path(toy_data, tmp_path):
+    root, spec, data = toy_data
+    source = data.images({**spec["pipeline"], "workers": 1})
+    broken = tmp_path / "broken.jpg"
+    broken.write_bytes(b"garbage")
+    source.items = source.items.astype(object)  # room for a longer path
+    source.items[data.split["train"][0]] = str(broken)
+    method = registry.create("HashNet", 8, 0, {"iterations": 30, "batch_size": 8})
+    with pytest.raises(HashbenchError) as err:
+        method.fit(source[data.split["train"]], data.labels[data.split["train"]])
+    assert str(err.value).startswith(f"{broken}: cannot read the image") and "\n" not in str(err.value)
+
+
+def test_hashnet_trains_and_encodes_from_image_files(toy_data):
+    _, spec, data = toy_data
+    source = data.images(spec["pipeline"])
+    method = registry.create("HashNet", 8, 0, {"iterations": 15, "batch_size": 8, "checkpoint_every": 5})
+    method.fit(source[data.split["train"]], data.labels[data.split["train"]])
+    codes = method.encode(source[data.split["query"]])
+    assert codes.shape == (6, 8) and set(np.unique(codes)) <= {-1, 1}
+    assert len(method.loss_history_) == 15
+
+
+def test_alexnet_fc7_features_need_the_pretrained_weights(toy_data, tmp_path):
+    import torchvision
+
+    root, spec, data = toy_data
+    with pytest.raises(HashbenchError, match=r"weights: pretrained weights file not found: .*missing.pt"):
+        splits.write_features(root / "data", {**spec, "feature_weights": str(tmp_path / "missing.pt")})
+    torch.manual_seed(0)
+    weights = tmp_path / "alexnet.pt"
+    torch.save(torchvision.models.alexnet().state_dict(), weights)
+    path = splits.write_features(root / "data", {**spec, "feature_weights": str(weights)})
+    x = np.load(path)
+    assert x.shape == (36, 4096) and x.dtype == np.float32
+    np.testing.assert_allclose(x[data.split["train"]].mean(axis=0), 0, atol=1e-4)  # centred by the training mean
+
+
+def test_array_images_keep_the_embedded_fast_path(digits_dir):
+    data = splits.load(digits_dir)
+    source = data.images()
+    assert isinstance(source, images.ArrayImages) and source.channels == 1 and source.size == (8, 8)
+    first = next(source.encode_batches(4, "cpu"))
+    assert first.shape == (4, 1, 8, 8) and 0 <= float(first.min()) and float(first.max()) <= 1

@@ -1,0 +1,59 @@
+"""The paper's protocols through the workflow: a dry run of config/paper.yaml, and a smoke run of the
+image-list path on fixture images (tiny backbone, a few iterations)."""
+
+import csv
+import json
+import re
+
+import torch
+import torchvision
+import yaml
+
+from conftest import ROOT
+from image_fixtures import PREFIX, released_lists
+from test_workflow import snakemake
+
+
+def test_dry_run_of_the_paper_config_lists_every_table_job(tmp_path, cli_env):
+    paper = yaml.safe_load((ROOT / "config" / "paper.yaml").read_text())
+    for protocol in paper["protocols"]:  # the user's list files; the dry run only needs them to exist
+        for path in paper["protocol_defs"][protocol]["lists"].values():
+            (tmp_path / path).parent.mkdir(parents=True, exist_ok=True)
+            (tmp_path / path).touch()
+    out = snakemake(tmp_path, cli_env, "-n", "results/table1.csv", config=paper)
+    assert out.returncode == 0, out.stderr[-3000:]
+    text = out.stdout + out.stderr
+    expected = {f"results/runs/{p}/{m}/{b}bits/seed{s}/metrics.json" for p in paper["protocols"]
+                for m in paper["methods"] for b in paper["bits"] for s in paper["seeds"]}
+    assert len(expected) == 3 * 13 * 4
+    listed = set(re.findall(r"results/runs/[^ ,\n]+/metrics\.json", text))
+    assert expected <= listed
+    stats = dict(re.findall(r"^(\w+)\s+(\d+)$", text, re.M))
+    assert int(stats["train"]) + int(stats["train_gpu"]) == int(stats["evaluate"]) == 156
+    assert stats["train_gpu"] == str(3 * 6 * 4) and stats["cnn_features"] == "3"  # deep jobs ask for a GPU
+
+
+def test_smoke_run_of_an_image_list_protocol_gives_codes_metrics_and_a_table_row(tmp_path, cli_env):
+    lists = released_lists(tmp_path / "toy")
+    torch.manual_seed(0)
+    torch.save(torchvision.models.alexnet().state_dict(), tmp_path / "alexnet.pt")  # stands in for ImageNet weights
+    config = {
+        "protocols": ["toy"], "methods": ["HashNet", "ITQ"], "bits": [8], "seeds": [0],
+        "method_params": {"HashNet": {"iterations": 12, "batch_size": 8, "checkpoint_every": 5}},
+        "evaluation": {"precision_at": [5, 10]},
+        "figures": {"methods": ["HashNet"], "tsne_points": 20},
+        "protocol_defs": {"toy": {
+            "source": "image-lists", "lists": lists, "path_prefix": PREFIX, "image_root": str(tmp_path / "toy/images"),
+            "pipeline": {"resize": 72, "crop": 64, "workers": 1}, "features": "alexnet-fc7",
+            "feature_weights": str(tmp_path / "alexnet.pt"), "labels": "single", "topk": 20, "seed": 0}},
+    }
+    out = snakemake(tmp_path, cli_env, "results/table1.csv", config=config)
+    assert out.returncode == 0, out.stderr[-3000:]
+    for method in ("HashNet", "ITQ"):
+        run = tmp_path / f"results/runs/toy/{method}/8bits/seed0"
+        metrics = json.loads((run / "metrics.json").read_text())
+        assert (run / "codes.npz").is_file() and metrics["n_queries"] == 6 and 0 <= metrics["map"] <= 1
+    assert json.loads((tmp_path / "results/runs/toy/ITQ/8bits/seed0/run.json").read_text())["features"] == "alexnet-fc7"
+    with open(tmp_path / "results/table1.csv", newline="") as fh:
+        rows = {r["method"]: r for r in csv.DictReader(fh)}
+    assert set(rows) == {"HashNet", "ITQ"} and float(rows["HashNet"]["toy/8bits/map_mean"]) >= 0

@@ -93,3 +93,41 @@ def test_array_images_keep_the_embedded_fast_path(digits_dir):
     assert isinstance(source, images.ArrayImages) and source.channels == 1 and source.size == (8, 8)
     first = next(source.encode_batches(4, "cpu"))
     assert first.shape == (4, 1, 8, 8) and 0 <= float(first.min()) and float(first.max()) <= 1
+
+
+def test_rng_state_before_an_iteration_survives_a_loader_drawing_ahead():
+    drawn = Batches(np.random.default_rng(1), 50, 4, 0, 10)
+    ahead = iter(drawn)
+    seen = [next(ahead) for _ in range(6)]  # a prefetching loader is ahead of training
+    rng = np.random.default_rng()
+    rng.bit_generator.state = drawn.state_before(3)
+    np.testing.assert_array_equal(rng.choice(50, 4, replace=False), seen[3][1])
+
+
+def test_a_run_interrupted_while_the_loader_prefetches_resumes_to_the_same_codes(toy_data, tmp_path, monkeypatch):
+    from hashbench.deep import loop
+
+    _, spec, data = toy_data
+    source = data.images({"resize": 36, "crop": 32, "workers": 2})
+    train, query = source[data.split["train"]], source[data.split["query"]]
+    params = {"iterations": 12, "batch_size": 8, "checkpoint_every": 5, "device": "cpu"}
+
+    def fit(path):
+        method = registry.create("HashNet", 8, 0, params)
+        method.checkpoint_path = path
+        return method.fit(train, data.labels[data.split["train"]])
+
+    whole = fit(None)
+    save = loop._save_checkpoint
+
+    def save_then_die(path, state):
+        save(path, state)
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(loop, "_save_checkpoint", save_then_die)
+    with pytest.raises(KeyboardInterrupt):
+        fit(tmp_path / "checkpoint.pt")
+    monkeypatch.setattr(loop, "_save_checkpoint", save)
+    resumed = fit(tmp_path / "checkpoint.pt")
+    assert resumed.loss_history_ == whole.loss_history_
+    np.testing.assert_array_equal(resumed.encode(query), whole.encode(query))

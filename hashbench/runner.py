@@ -46,8 +46,14 @@ def train(spec: dict, data_dir, out_dir, threads: int | None = None) -> dict:
     if fitted is not method:
         raise HashbenchError(f"method '{spec['method']}': fit() must return self")
     start = time.perf_counter()
-    codes = {name: _check_codes(method.encode(features[data.split[name]]), data.split[name].size, spec["bits"],
-                                f"method '{spec['method']}' encode({name})") for name in ("query", "database")}
+    codes, continuous = {}, None
+    for name in ("query", "database"):
+        X = features[data.split[name]]
+        if deep and name == "database":  # the database's non-binarized outputs too, from the same pass
+            raw, continuous = method.encode_with_continuous(X)
+        else:
+            raw = method.encode(X)
+        codes[name] = _check_codes(raw, data.split[name].size, spec["bits"], f"method '{spec['method']}' encode({name})")
     encode_seconds = time.perf_counter() - start
     history = np.asarray(getattr(method, "loss_history_", []), dtype=float).tolist()
     if not deep:
@@ -56,7 +62,7 @@ def train(spec: dict, data_dir, out_dir, threads: int | None = None) -> dict:
     log.info("fit %.2fs, encode %.2fs", fit_seconds, encode_seconds)
     io.save_codes(out_dir / "codes.npz", codes["query"], codes["database"])
     if deep:
-        io.save_npz(out_dir / "continuous.npz", database=method.encode_continuous(features[data.split["database"]]))
+        io.save_npz(out_dir / "continuous.npz", database=continuous)
     record = {
         "spec": spec,
         "params": method.get_params(),

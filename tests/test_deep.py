@@ -78,7 +78,7 @@ def test_continuation_saturates_the_codes(digits):
     def saturated(iterations, **schedule):
         params = {"iterations": iterations, "batch_size": 32, "beta_step": 20, **schedule}
         model = registry.create("HashNet", 16, 0, params).fit(x, y)
-        return (np.abs(model.encode_continuous(x)) > 0.99).mean()
+        return (np.abs(model.encode_with_continuous(x)[1]) > 0.99).mean()
 
     assert saturated(300, beta_gamma=2.0) > saturated(20, beta_gamma=2.0) + 0.5
     assert saturated(300, beta_gamma=2.0) > saturated(300, schedule="none") + 0.5

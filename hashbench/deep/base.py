@@ -90,15 +90,14 @@ class DeepHashMethod(HashMethod):
         return self
 
     def encode(self, X):
-        from hashbench.deep.loop import forward
+        return self.encode_with_continuous(X)[0]
 
-        return (forward(self, X) >= 0).astype(np.int8) * 2 - 1
-
-    def encode_continuous(self, X):
-        """The non-binarized outputs g at the end of training (HashNet Fig. 7)."""
+    def encode_with_continuous(self, X):
+        """The codes sgn(z) and the non-binarized outputs g at the end of training (HashNet Fig. 7),
+        from one pass over X."""
         import torch
 
         from hashbench.deep.loop import forward
 
-        z = torch.from_numpy(forward(self, X))
-        return self.activation(z, self.iterations).numpy()
+        z = forward(self, X)
+        return (z >= 0).astype(np.int8) * 2 - 1, self.activation(torch.from_numpy(z), self.iterations).numpy()

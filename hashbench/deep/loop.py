@@ -134,8 +134,9 @@ def outputs(network, X, batch_size: int = 256) -> np.ndarray:
     from hashbench.images import as_image_set
 
     device = next(network.parameters()).device
-    out = []
-    for images in as_image_set(X).encode_batches(batch_size, device):
+    X, out = as_image_set(X), []
+    for images in tqdm(X.encode_batches(batch_size, device), total=-(-len(X) // batch_size), desc="encoding",
+                       disable=None, mininterval=2.0):
         if images.dim() == 5:
             n, crops = images.shape[:2]
             out.append(network(images.flatten(0, 1).contiguous(memory_format=torch.channels_last))

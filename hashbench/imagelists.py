@@ -58,8 +58,7 @@ def decode_error(path: str) -> str | None:
     return None
 
 
-def read(source, image_root=None, path_prefix: str | None = None, check_images: bool = True,
-         workers: int = 8) -> ImageList:
+def read(source, image_root=None, path_prefix: str | None = None) -> ImageList:
     """Read and validate one list file."""
     source = Path(source)
     try:
@@ -69,8 +68,8 @@ def read(source, image_root=None, path_prefix: str | None = None, check_images: 
     except (OSError, UnicodeDecodeError) as exc:
         raise HashbenchError(f"{source}: cannot read the list file ({exc})") from None
     root = Path(image_root) if image_root is not None else source.parent
-    problems, paths, labels, numbers, first_line, seen = [], [], [], [], {}, {}
-    width = None
+    problems, paths, labels, numbers, seen = [], [], [], [], {}
+    width = width_line = None
     for number, line in enumerate(lines, 1):
         fields = line.split()
         if not fields:
@@ -83,9 +82,9 @@ def read(source, image_root=None, path_prefix: str | None = None, check_images: 
             problems.append((number, f"label values must be 0 or 1, got {bad!r}"))
             continue
         if width is None:
-            width, first_line["width"] = len(fields) - 1, number
+            width, width_line = len(fields) - 1, number
         elif len(fields) - 1 != width:
-            problems.append((number, f"{len(fields) - 1} labels, expected {width} (as on line {first_line['width']})"))
+            problems.append((number, f"{len(fields) - 1} labels, expected {width} (as on line {width_line})"))
             continue
         if fields[0] in seen:
             problems.append((number, f"duplicate path {fields[0]} (first on line {seen[fields[0]]})"))
@@ -96,10 +95,9 @@ def read(source, image_root=None, path_prefix: str | None = None, check_images: 
         numbers.append(number)
     if not paths and not problems:
         raise HashbenchError(f"{source}: empty list file; expected one line per image: {FORMAT}")
-    if check_images:
-        with ThreadPoolExecutor(max_workers=workers) as pool:
-            errors = list(pool.map(decode_error, paths))
-        problems += [(n, e) for n, e in zip(numbers, errors) if e is not None]
+    with ThreadPoolExecutor(max_workers=8) as pool:  # decoding is I/O and C code: threads overlap it
+        errors = list(pool.map(decode_error, paths))
+    problems += [(n, e) for n, e in zip(numbers, errors) if e is not None]
     _report(source, sorted(problems))
     return ImageList(paths, np.asarray(labels, dtype=np.uint8), source)
 

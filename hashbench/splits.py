@@ -125,9 +125,10 @@ def load(directory) -> ProtocolData:
     directory = Path(directory)
     meta = io.read_json(directory / "split.json")
     split = io.load_npz(directory / "split.npz", SPLITS)
-    labels = io.load_npz(directory / "dataset.npz", ("labels",))["labels"]
-    paths = io.load_npz(directory / "dataset.npz", ("paths",))["paths"] if SOURCES[meta["source"]].files else None
-    actual = _checksum(split, labels, paths)
+    files = SOURCES[meta["source"]].files
+    dataset = io.load_npz(directory / "dataset.npz", ("labels", "paths") if files else ("labels",))
+    labels = dataset["labels"]
+    actual = _checksum(split, labels, dataset.get("paths"))
     if actual != meta.get("checksum"):
         raise HashbenchError(f"{directory / 'split.npz'}: checksum {actual[:12]}... does not match split.json "
                              f"({str(meta.get('checksum'))[:12]}...); delete {directory} and re-run to rebuild it")

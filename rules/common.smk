@@ -59,6 +59,11 @@ def train_features(wildcards):
     return f"data/{wildcards.protocol}/features-{CFG['protocol_defs'][wildcards.protocol]['features']}.npy"
 
 
+def existing_if_partial(paths):
+    """With tables.partial, only the paths that exist (tables and figures of the runs done so far)."""
+    return [p for p in paths if Path(p).exists()] if CFG["tables"]["partial"] else paths
+
+
 def metrics_files(protocols, seeds):
     """The metrics files of the configured runs; with tables.partial only those that exist."""
     paths = [
@@ -68,7 +73,7 @@ def metrics_files(protocols, seeds):
         for bits in CFG["bits"]
         for seed in seeds
     ]
-    return [p for p in paths if Path(p).exists()] if CFG["tables"]["partial"] else paths
+    return existing_if_partial(paths)
 
 
 def figure_inputs(wildcards):
@@ -80,8 +85,7 @@ def figure_inputs(wildcards):
         for method in spec["deep_methods"]
         for name in ("run.json", "codes.npz")
     ]
-    runs = [p for p in runs if Path(p).exists()] if CFG["tables"]["partial"] else runs
-    return metrics_files([wildcards.protocol], [spec["seed"]]) + runs
+    return metrics_files([wildcards.protocol], [spec["seed"]]) + existing_if_partial(runs)
 
 
 def figure_names():

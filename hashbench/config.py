@@ -13,6 +13,7 @@ import yaml
 from hashbench.errors import HashbenchError
 
 SCHEMA_PATH = Path(__file__).with_name("config.schema.yaml")
+PIPELINE_DEFAULTS = {"resize": 256, "crop": 224, "train_crop": "random-resized", "ten_crop": False, "workers": 4}
 
 
 def _schema() -> dict:
@@ -90,9 +91,9 @@ def _check_protocol(name: str, spec: dict) -> None:
     if source.files and spec["features"] == "pixels":
         raise HashbenchError(f"{field}.features': 'pixels' needs in-memory images of one size; image files "
                              "need 'alexnet-fc7'")
-    pipeline = spec.get("pipeline", {})
-    if pipeline.get("crop", 0) > pipeline.get("resize", 256):
-        raise HashbenchError(f"{field}.pipeline.crop': {pipeline['crop']} exceeds resize {pipeline.get('resize', 256)}")
+    pipeline = pipeline_spec(spec.get("pipeline"))
+    if pipeline["crop"] > pipeline["resize"]:
+        raise HashbenchError(f"{field}.pipeline.crop': {pipeline['crop']} exceeds resize {pipeline['resize']}")
 
 
 def load(path) -> dict:
@@ -110,6 +111,11 @@ def load(path) -> dict:
 def digest(obj) -> str:
     """A short stable hash of a JSON-able object (the config hash of a run)."""
     return hashlib.sha256(json.dumps(obj, sort_keys=True).encode()).hexdigest()[:16]
+
+
+def pipeline_spec(pipeline: dict | None) -> dict:
+    """A protocol's image pipeline (``hashbench.images``) with the released code's defaults filled in."""
+    return {**PIPELINE_DEFAULTS, **(pipeline or {})}
 
 
 def method_params(cfg: dict, protocol: str, method: str) -> dict:

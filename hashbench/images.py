@@ -2,7 +2,7 @@
 
 ``ArrayImages``: in-memory images scaled to [0, 1], used as they are (the embedded protocols).
 ``PipelineImages``: image files (or in-memory colour images) decoded on the fly by ``workers``
-loader processes through the released code's pipeline (``pipeline_spec``):
+loader processes through the released code's pipeline (``hashbench.config.pipeline_spec``):
   training  resize to resize x resize, a random crop of crop x crop (``train_crop``:
             "random-resized", torchvision's RandomResizedCrop as in the released PyTorch code,
             default; or "random", a plain random crop as in the released Caffe code), random
@@ -21,12 +21,7 @@ import torch
 
 from hashbench.errors import HashbenchError
 
-PIPELINE_DEFAULTS = {"resize": 256, "crop": 224, "train_crop": "random-resized", "ten_crop": False, "workers": 4}
 IMAGENET_MEAN, IMAGENET_STD = (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)
-
-
-def pipeline_spec(pipeline: dict | None) -> dict:
-    return {**PIPELINE_DEFAULTS, **(pipeline or {})}
 
 
 def as_image_set(X):

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-from hashbench import io
+from hashbench import config, io
 from hashbench.datasets import SOURCES
 from hashbench.errors import HashbenchError
 
@@ -108,7 +108,7 @@ class ProtocolData:
         key = "paths" if source.files else "images"
         items = io.load_npz(self.directory / "dataset.npz", (key,))[key]
         if source.files or pipeline is not None:
-            return images.PipelineImages(items, images.pipeline_spec(pipeline))
+            return images.PipelineImages(items, config.pipeline_spec(pipeline))
         return images.ArrayImages(items, source.pixel_max)
 
     def features(self, kind: str) -> np.ndarray:

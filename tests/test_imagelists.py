@@ -133,6 +133,7 @@ def test_an_image_folder_with_one_label_file_gets_a_drawn_split(toy, tmp_path):
     ({"split": {"query": {"total": 1}, "train": {"total": 1}}}, "the lists of source 'image-lists' fix the split"),
     ({"features": "pixels"}, "'pixels' needs in-memory images of one size"),
     ({"pipeline": {"resize": 32, "crop": 64}}, "pipeline.crop': 64 exceeds resize 32"),
+    ({"pipeline": {"resize": 128}}, "pipeline.crop': 224 exceeds resize 128"),  # the default crop
     ({"method_params": {"HashNet": {"nope": 1}}}, "protocol_defs.p.method_params.HashNet: method 'HashNet' has no "
                                                   "hyperparameter 'nope'"),
 ])

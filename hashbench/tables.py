@@ -1,7 +1,7 @@
 """Tables 1 and 2 and the long-format metrics table, derived from stored runs, never recomputed.
 
 Table 1 holds every configured method except the ablation variants, in the paper's row order and
-then the config's; Table 2 is the paper's ablation (HashNet, HashNet-W, HashNet-C). A cell is the
+then the config's (the Markdown marks those not in the paper with a dagger); Table 2 is the paper's ablation (HashNet, HashNet-W, HashNet-C). A cell is the
 MAP mean, sample std (0 for one seed) and number of seeds; where a protocol maps to a paper dataset
 (``paper: imagenet|nuswide|coco``) the paper's value and ours minus the paper's sit beside it. A
 protocol with ``also_topk`` gets one more column group per extra R, labelled ``<protocol>@<R>``.
@@ -18,6 +18,7 @@ from hashbench import io, reference, stored
 
 METRIC_COLUMNS = ("map", "map_tie_aware", "p_h2", "topk", "n_queries", "n_queries_in_map", "no_relevant",
                   "fit_seconds", "encode_seconds", "eval_seconds", "split_checksum", "config_hash")
+NOT_IN_PAPER = "†"  # marks a Markdown table row whose method the paper does not report
 
 
 def table_methods(table: str, configured: list[str]) -> list[str]:
@@ -100,12 +101,16 @@ def _write_md(title: str, cells: list[dict], spec: dict, path) -> None:
         paper = f"; the paper's values are its {pdef['paper']} column" if pdef.get("paper") else ""
         lines.append(f"- {p}: MAP@{pdef['topk']}{paper}")
         lines += [f"- {p}@{r}: MAP@{r} of the same runs" for r in pdef.get("also_topk", [])]
-    lines += [f"- cells: MAP, mean ± sample std over the seeds {spec['seeds']}; (paper value, ours minus paper) "
-              "where the paper reports one", "",
-              "| method | " + " | ".join(f"{p} {b} bits" for p, b in columns) + " |",
-              "|---|" + "---|" * len(columns)]
-    for method in dict.fromkeys(c["method"] for c in cells):
-        lines.append(f"| {method} | " + " | ".join(_md_cell(by_key[method, p, b], n) for p, b in columns) + " |")
+    lines.append(f"- cells: MAP, mean ± sample std over the seeds {spec['seeds']}; (paper value, ours minus paper) "
+                 "where the paper reports one")
+    methods = list(dict.fromkeys(c["method"] for c in cells))
+    in_paper = set(reference.methods("table1")) | set(reference.methods("table2"))
+    if any(m not in in_paper for m in methods):
+        lines.append(f"- {NOT_IN_PAPER} not in the paper")
+    lines += ["", "| method | " + " | ".join(f"{p} {b} bits" for p, b in columns) + " |", "|---|" + "---|" * len(columns)]
+    for method in methods:
+        name = method if method in in_paper else f"{method} {NOT_IN_PAPER}"
+        lines.append(f"| {name} | " + " | ".join(_md_cell(by_key[method, p, b], n) for p, b in columns) + " |")
     with io.atomic_path(path) as tmp:
         Path(tmp).write_text("\n".join(lines) + "\n")
 

@@ -1,16 +1,22 @@
 """KSH: Supervised Hashing with Kernels (Liu, Wang, Ji, Jiang & Chang, CVPR 2012, Sec. 3-4).
 
-Hash functions h_k(x) = sgn(kbar(x)^T a_k), where kbar(x) is the zero-centred Gaussian RBF kernel
-between x and m = 300 anchors drawn from the training set (width: root mean squared distance to
-the anchors, as in the authors' code). On l labelled samples with target similarities S in
-{-1, +1} (share a label or not), KSH minimises ||H H^T - r S||_F^2 over the codes H = sgn(Kbar A)
-(Eq. 8), greedily bit by bit: bit k fits the residue R_{k-1} = r S - sum_{t<k} h_t h_t^T by
-maximising h^T R_{k-1} h (Eq. 10),
-  1. spectral relaxation: the top generalised eigenvector of Kbar^T R Kbar a = lambda Kbar^T Kbar a;
-  2. gradient descent from there on the smoothed objective -phi(Kbar a)^T R phi(Kbar a), with
-     phi(x) = 2/(1 + exp(-x)) - 1 (Eq. 11-12), here with Armijo backtracking steps, for at most
-     ``n_iter`` steps or until a step lowers the smoothed objective by less than ``tol`` (relative);
-  3. the better of the two solutions in the discrete objective is kept (Sec. 4).
+Follows the authors' released code (ColumbiaDVMM/Supervised-Hashing-with-Kernels: ``KSH_demo.m``
+and ``OptProjectionFast.m``). Hash functions h_k(x) = sgn(kbar(x)^T a_k), where kbar(x) is the
+zero-centred Gaussian RBF kernel between x and m = 300 anchors drawn from the training set
+(exp(-d^2 / (2 mean d^2)), the mean over training points and anchors, as ``KSH_demo.m``). On l
+labelled samples with target similarities S in {-1, +1} (share a label or not), KSH minimises
+||H H^T - r S||_F^2 over the codes H = sgn(Kbar A) (Eq. 8), greedily bit by bit: bit k fits the
+residue R_{k-1} = r S - sum_{t<k} h_t h_t^T by maximising h^T R_{k-1} h (Eq. 10),
+  1. spectral relaxation: the top generalised eigenvector of Kbar^T R Kbar a = lambda Kbar^T Kbar a,
+     scaled to a^T Kbar^T Kbar a = l (``KSH_demo.m``; we add 1e-6 I to Kbar^T Kbar for stability);
+  2. ``OptProjectionFast.m``: Nesterov-accelerated gradient descent from there on the smoothed
+     cost -phi(Kbar a)^T R phi(Kbar a), phi(x) = 2/(1 + exp(-x)) - 1 (Eq. 11-12). Each step probes
+     v = a_t + (d_{t-1} - 1)/d_t (a_t - a_{t-1}) and takes z = v - grad/b with the smallest
+     b = 2^j b_{t-1} (j = 0..50, b_0 = 1, so the step 1/b starts at 1 and never grows) that passes
+     the quadratic upper-bound test; it stops after ``n_iter`` (500) steps, when no b passes, or when
+     |cost_t - cost_{t-1}| / l <= ``tol`` (1e-2);
+  3. the refined solution replaces the spectral one only if its discrete objective h^T R h is
+     strictly larger (``refined_`` records, per bit, which one was kept).
 ``n_labelled`` None uses min(2000, training set size) labelled samples.
 """
 
@@ -45,38 +51,47 @@ class Residue:
         return float(self.r**2 * m**2 - 2 * self.r * np.sum(self.H * (self.S @ self.H)) + np.sum((self.H.T @ self.H) ** 2))
 
 
-def _descend(K, R, a, n_iter, step, tol):
-    """Minimise f(a) = -phi(Ka)^T R phi(Ka) by gradient descent with Armijo backtracking."""
-    b = _smooth(K @ a)
-    Rb = R @ b
-    f = -b @ Rb
+def optimise_projection(K, R, a0, n_iter, tol):
+    """``OptProjectionFast.m``: minimise f(a) = -phi(Ka)^T R phi(Ka) from a0 (module docstring, step 2).
+
+    Returns the last accepted iterate, the cost after every accepted step (the first entry is f(a0))
+    and the norm ||a|| of every accepted iterate (the first entry is ||a0||).
+    """
+
+    def cost(a):
+        y = _smooth(K @ a)
+        return y, -y @ (R @ y)
+
+    previous = current = a0
+    costs, norms = [cost(a0)[1]], [float(np.linalg.norm(a0))]
+    d_previous, d, bound = 0.0, 1.0, 1.0
     for _ in range(n_iter):
-        grad = -K.T @ (Rb * (1 - b**2))
-        g2 = grad @ grad
-        if g2 < 1e-20:
-            break
-        step *= 2
-        while True:
-            trial = a - step * grad
-            b_trial = _smooth(K @ trial)
-            Rb_trial = R @ b_trial
-            f_trial = -b_trial @ Rb_trial
-            if f_trial <= f - 1e-4 * step * g2 or step < 1e-12:
+        v = current + (d_previous - 1) / d * (current - previous)
+        y, f_v = cost(v)
+        grad = -(K.T @ ((R @ y) * (1 - y**2)))
+        for j in range(51):
+            b = 2.0**j * bound
+            z = v - grad / b
+            step = z - v
+            f_z = cost(z)[1]
+            if f_z <= f_v + grad @ step + b * (step @ step) / 2:
                 break
-            step /= 2
-        converged = f - f_trial < tol * abs(f)
-        if f_trial < f:
-            a, b, Rb, f = trial, b_trial, Rb_trial, f_trial
-        if converged:
+        else:
+            break  # no step size passes the test
+        bound, previous, current = b, current, z
+        costs.append(float(f_z))
+        norms.append(float(np.linalg.norm(z)))
+        d_previous, d = d, (1 + np.sqrt(1 + 4 * d**2)) / 2
+        if abs(costs[-1] - costs[-2]) / K.shape[0] <= tol:
             break
-    return a
+    return current, costs, norms
 
 
 class KSH(HashMethod):
     name = "KSH"
     supervised = True
 
-    def __init__(self, n_bits=32, seed=0, n_anchors=300, n_labelled=None, sigma=None, n_iter=300, tol=1e-4):
+    def __init__(self, n_bits=32, seed=0, n_anchors=300, n_labelled=None, sigma=None, n_iter=500, tol=1e-2):
         super().__init__(n_bits, seed)
         self.n_anchors = n_anchors
         self.n_labelled = n_labelled
@@ -92,18 +107,22 @@ class KSH(HashMethod):
         K = self.kernel_(X[labelled])
         R = Residue(Y[labelled], self.n_bits)
         gram = K.T @ K + 1e-6 * np.eye(K.shape[1])
-        step = 1.0 / np.linalg.eigvalsh(gram)[-1]  # 1 / ||K||_2^2, the initial gradient step
         A = np.zeros((K.shape[1], self.n_bits))
         self.bit_scores_ = []  # (spectral initialisation, kept solution) of h^T R h per bit
+        self.refined_ = []  # per bit: True where the refined solution replaced the spectral one
+        self.n_steps_ = []  # per bit: accepted steps of the optimiser
         for k in range(self.n_bits):
             M = K.T @ (R @ K)
             _, vec = scipy.linalg.eigh((M + M.T) / 2, gram, subset_by_index=[K.shape[1] - 1, K.shape[1] - 1])
             a0 = vec[:, 0] * np.sqrt(labelled.size / (vec[:, 0] @ gram @ vec[:, 0]))
-            a1 = _descend(K, R, a0, self.n_iter, step, self.tol)
+            a1, costs, _ = optimise_projection(K, R, a0, self.n_iter, self.tol)
             h0, h1 = sign(K @ a0).astype(float), sign(K @ a1).astype(float)
             s0, s1 = h0 @ (R @ h0), h1 @ (R @ h1)
-            A[:, k], h = (a1, h1) if s1 > s0 else (a0, h0)
+            refined = bool(s1 > s0)
+            A[:, k], h = (a1, h1) if refined else (a0, h0)
             self.bit_scores_.append((float(s0), float(max(s0, s1))))
+            self.refined_.append(refined)
+            self.n_steps_.append(len(costs) - 1)
             R.subtract(h)
         self.projection_ = A
         self.objective_ = R.squared_norm()  # ||H H^T - r S||_F^2 on the labelled samples

@@ -25,11 +25,11 @@ def test_dry_run_of_the_paper_config_lists_every_table_job(tmp_path, cli_env):
     text = out.stdout + out.stderr
     expected = {f"results/runs/{p}/{m}/{b}bits/seed{s}/metrics.json" for p in paper["protocols"]
                 for m in paper["methods"] for b in paper["bits"] for s in paper["seeds"]}
-    assert len(expected) == 3 * 13 * 4
+    assert len(expected) == 3 * 14 * 4
     listed = set(re.findall(r"results/runs/[^ ,\n]+/metrics\.json", text))
     assert expected <= listed
     stats = dict(re.findall(r"^(\w+)\s+(\d+)$", text, re.M))
-    assert int(stats["train"]) + int(stats["train_gpu"]) == int(stats["evaluate"]) == 156
+    assert int(stats["train"]) + int(stats["train_gpu"]) == int(stats["evaluate"]) == 168
     assert stats["train_gpu"] == str(3 * 6 * 4) and stats["cnn_features"] == "3"  # deep jobs ask for a GPU
 
 

@@ -74,7 +74,8 @@ def test_paper_values_sit_beside_ours_only_where_the_paper_reports_them(runs, tm
         float(rows["HashNet"]["inet/32bits/map_mean"]) - paper, abs=1e-4)
     assert rows["MyMethod"]["inet/32bits/paper"] == "" and "toy/32bits/paper" not in rows["HashNet"]
     md = (tmp_path / "out" / "table1.md").read_text()
-    assert f"(paper {paper:.4f}, " in md and "| MyMethod |" in md
+    assert f"(paper {paper:.4f}, " in md and "| MyMethod † |" in md and "| HashNet |" in md
+    assert "- † not in the paper" in md
     table2 = {r["method"]: r for r in read_csv(tmp_path / "out" / "table2.csv")}
     assert float(table2["HashNet-W"]["inet/16bits/paper"]) == reference.values("table2")[("HashNet-W", "imagenet", 16)]
 

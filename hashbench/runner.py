@@ -78,6 +78,8 @@ def train(spec: dict, data_dir, out_dir, threads: int | None = None) -> dict:
         "numpy": np.__version__,
     }
     io.write_json(out_dir / "run.json", record)
+    if deep:  # kept until now, so that a job killed while encoding does not train again
+        Path(method.checkpoint_path).unlink(missing_ok=True)
     return record
 
 

@@ -4,7 +4,12 @@ Loss: the weighted pairwise logistic likelihood of Eq. (4) on every pair of a mi
 adaptive sigmoid bandwidth ``alpha`` (default 10/K, as in the released code) and pair weights
   weighting "paper" (default): Eq. (2), c_ij = |S|/|S1| or |S|/|S0| within the mini-batch;
   weighting "released": the released code's fixed weight ``similar_weight`` on similar pairs.
-log(1 + exp(x)) is evaluated stably (no overflow guard needed). The loss is averaged over pairs.
+log(1 + exp(x)) is evaluated stably (no overflow guard needed). The weighted sum is divided by
+  normalise "weights" (default): the sum of the weights, as both released versions do (Caffe
+  ``pairwise_loss_layer.cu``: the weighted count; PyTorch ``loss.pairwise_loss``:
+  n_similar * class_num + n_dissimilar);
+  normalise "pairs": the number of pairs (PyTorch ``loss.pairwise_loss_updated``, unused by its
+  ``train.py``); with Eq. (2)'s weights, which average 2, it trains at twice the gradient scale.
 Activation tanh(beta z), continuation on beta (Sec. 3.2):
   schedule "released" (default): beta = (1 + 0.005 t)^0.5, updated every 200 iterations;
   schedule "stages": Algorithm 1, len(stages) equal-length stages with increasing beta, each
@@ -18,32 +23,44 @@ from hashbench.errors import HashbenchError
 
 SCHEDULES = ("released", "stages", "none")
 WEIGHTINGS = ("paper", "released", "none")
+NORMALISATIONS = ("weights", "pairs")
 
 
 class HashNet(DeepHashMethod):
     name = "HashNet"
     supervised = True
 
-    def __init__(self, n_bits=32, seed=0, alpha=None, weighting="paper", similar_weight=1.0, schedule="released",
-                 beta_gamma=0.005, beta_power=0.5, beta_step=200, stages=(1.0, 2.0, 4.0, 8.0, 16.0), **training):
+    def __init__(self, n_bits=32, seed=0, alpha=None, weighting="paper", similar_weight=1.0, normalise="weights",
+                 schedule="released", beta_gamma=0.005, beta_power=0.5, beta_step=200,
+                 stages=(1.0, 2.0, 4.0, 8.0, 16.0), **training):
         super().__init__(n_bits, seed, **training)
         self.alpha = alpha
         self.weighting = weighting
         self.similar_weight = similar_weight
+        self.normalise = normalise
         self.schedule = schedule
         self.beta_gamma = beta_gamma
         self.beta_power = beta_power
         self.beta_step = beta_step
         self.stages = stages
 
-    def fit(self, X, Y):
+    def check(self) -> None:
+        """Validate the HashNet-specific hyperparameters (a HashbenchError names the first bad one)."""
         if self.schedule not in SCHEDULES:
             raise HashbenchError(f"schedule: expected one of {', '.join(SCHEDULES)}, got {self.schedule!r}")
         if self.weighting not in WEIGHTINGS:
             raise HashbenchError(f"weighting: expected one of {', '.join(WEIGHTINGS)}, got {self.weighting!r}")
+        if self.similar_weight != 1.0 and self.weighting != "released":
+            raise HashbenchError(f"similar_weight: {self.similar_weight!r} has no effect with weighting "
+                                 f"'{self.weighting}'; set weighting: released to use it")
+        if self.normalise not in NORMALISATIONS:
+            raise HashbenchError(f"normalise: expected one of {', '.join(NORMALISATIONS)}, got {self.normalise!r}")
         if self.schedule == "stages" and (not self.stages or list(self.stages) != sorted(self.stages)
                                           or self.stages[0] <= 0):
             raise HashbenchError(f"stages: expected an increasing list of positive betas, got {self.stages!r}")
+
+    def fit(self, X, Y):
+        self.check()
         return super().fit(X, Y)
 
     def beta(self, iteration: int) -> float:
@@ -60,7 +77,7 @@ class HashNet(DeepHashMethod):
         from hashbench.deep.losses import pairwise_likelihood
 
         alpha = 10.0 / self.n_bits if self.alpha is None else self.alpha
-        return pairwise_likelihood(codes, labels, alpha, self.weighting, self.similar_weight)
+        return pairwise_likelihood(codes, labels, alpha, self.weighting, self.similar_weight, self.normalise)
 
 
 class HashNetW(HashNet):

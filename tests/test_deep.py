@@ -6,6 +6,7 @@ import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -20,8 +21,8 @@ from hashbench.methods.cnnh import coordinate_descent
 DEEP = sorted(name for name, cls in registry.methods().items() if cls.input == "images")
 
 
-def eq4_reference(h, labels, alpha, weighting, similar_weight=1.0):
-    """Eq. (4) with Eq. (2) weights, pair by pair, in NumPy (averaged over the |S| pairs)."""
+def eq4_reference(h, labels, alpha, weighting, similar_weight=1.0, normalise="weights"):
+    """Eq. (4) with Eq. (2) weights, pair by pair, in NumPy, over the sum of weights or the |S| pairs."""
     n = len(h)
     pairs = [(i, j) for i in range(n) for j in range(i + 1, n)]
     s = np.array([float(labels[i] @ labels[j] > 0) for i, j in pairs])
@@ -32,18 +33,48 @@ def eq4_reference(h, labels, alpha, weighting, similar_weight=1.0):
         c = np.where(s > 0, similar_weight, 1.0)
     else:
         c = np.ones_like(s)
-    return np.sum(c * (np.logaddexp(0, ip) - s * ip)) / len(s)
+    return np.sum(c * (np.logaddexp(0, ip) - s * ip)) / (c.sum() if normalise == "weights" else len(s))
+
+
+def released_pairwise_loss(h, labels, alpha, class_num, threshold=15.0):
+    """thuml/HashNet's PyTorch ``loss.pairwise_loss`` (and the Caffe layer's forward), transcribed:
+    past the threshold log(1 + e^x) is replaced by x; similar pairs weigh class_num; the sum is divided
+    by n_similar * class_num + n_dissimilar. Here over the pairs i < j of one batch."""
+    upper = np.triu_indices(len(h), 1)
+    similarity = ((labels @ labels.T) > 0).astype(float)[upper]
+    dot = alpha * (h @ h.T)[upper]
+    exp_loss = np.log(1 + np.exp(np.minimum(dot, threshold))) - similarity * dot
+    loss = np.where(dot > threshold, dot * (1 - similarity), exp_loss)
+    weighted = np.where(similarity > 0, loss * class_num, loss)
+    return weighted.sum() / (similarity.sum() * class_num + (1 - similarity).sum())
 
 
 @pytest.mark.parametrize("weighting", ["paper", "released", "none"])
+@pytest.mark.parametrize("normalise", ["weights", "pairs"])
 @pytest.mark.parametrize("scale", [1.0, 40.0])  # 40: alpha <h_i, h_j> far past the overflow guard of 15
-def test_hashnet_loss_equals_eq4(weighting, scale):
+def test_hashnet_loss_equals_eq4(weighting, normalise, scale):
     rng = np.random.default_rng(0)
     h = rng.uniform(-1, 1, (12, 16)) * scale
     labels = (rng.random((12, 3)) < 0.4).astype(float)
-    got = pairwise_likelihood(torch.tensor(h), torch.tensor(labels), 10 / 16, weighting, similar_weight=3.0)
+    got = pairwise_likelihood(torch.tensor(h), torch.tensor(labels), 10 / 16, weighting, 3.0, normalise)
     assert torch.isfinite(got)
-    assert float(got) == pytest.approx(eq4_reference(h, labels, 10 / 16, weighting, 3.0), rel=1e-12)
+    assert float(got) == pytest.approx(eq4_reference(h, labels, 10 / 16, weighting, 3.0, normalise), rel=1e-12)
+
+
+@pytest.mark.parametrize("class_num", [1.0, 5.0, 100.0])
+def test_hashnet_loss_scale_is_the_released_one(class_num):
+    """The default normalisation equals the released formula; Eq. (2)'s weights then halve the
+    per-pair average ("pairs"), since they always average 2."""
+    rng = np.random.default_rng(1)
+    h = np.tanh(rng.normal(0, 2, (16, 32)))
+    labels = np.eye(4)[rng.integers(0, 4, 16)]
+    alpha = 10 / 32
+    got = pairwise_likelihood(torch.tensor(h), torch.tensor(labels), alpha, "released", class_num)
+    assert float(got) == pytest.approx(released_pairwise_loss(h, labels, alpha, class_num), rel=1e-6)
+    paper = [float(pairwise_likelihood(torch.tensor(h), torch.tensor(labels), alpha, "paper", normalise=n))
+             for n in ("weights", "pairs")]
+    assert paper[1] == pytest.approx(2 * paper[0], rel=1e-12)
+    assert registry.create("HashNet", 16, 0, {}).normalise == "weights"
 
 
 def test_log_cosh_and_triplet_loss():
@@ -54,6 +85,24 @@ def test_log_cosh_and_triplet_loss():
     labels = torch.tensor([[1.0, 0.0], [1.0, 0.0], [0.0, 1.0]], dtype=torch.float64)
     # triplets (anchor, positive, negative): (0,1,2) and (1,0,2); ||.||^2 differences 2-1 and 1-1
     assert float(triplet_ranking(b, labels, 1.0)) == pytest.approx((max(0, 1 - (2 - 1)) + max(0, 1 - (1 - 1))) / 2)
+
+
+@pytest.mark.parametrize("path", ["config/config.yaml", "config/paper.yaml"])
+def test_every_protocol_names_hashnets_pair_weighting(path):
+    """similar_weight only counts with weighting: released; each shipped protocol says which it uses."""
+    from hashbench import config
+
+    cfg = config.load(Path(__file__).parents[1] / path)
+    for protocol in cfg["protocols"]:
+        for name in ("HashNet", "HashNet-C", "HashNet-W"):
+            params = config.method_params(cfg, protocol, name)
+            assert "weighting" in params, (protocol, name)
+            registry.create(name, 16, 0, params).check()
+        assert config.method_params(cfg, protocol, "HashNet-W")["weighting"] == "none"
+        if path.endswith("paper.yaml"):
+            assert config.method_params(cfg, protocol, "HashNet")["weighting"] == "released"
+    with pytest.raises(HashbenchError, match="similar_weight: 100 has no effect with weighting 'paper'"):
+        registry.create("HashNet", 16, 0, {"similar_weight": 100}).check()
 
 
 def test_beta_schedules():
@@ -167,3 +216,68 @@ def test_hash_layer_learns_ten_times_faster_only_on_a_pretrained_backbone():
         registry.create("HashNet", 16, 0, {"head_lr_mult": 0, "batch_size": 2}).fit(np.zeros((4, 1, 8, 8)),
                                                                                  np.eye(2)[[0, 1, 0, 1]])
 
+
+
+DEVICES = ["cpu", "meta"] + (["cuda"] if torch.cuda.is_available() else [])
+
+
+@pytest.mark.parametrize("device", DEVICES)
+@pytest.mark.filterwarnings("ignore:for .*copying from a non-meta parameter")
+def test_checkpoint_restores_every_rng_on_any_device(device, tmp_path):
+    """The checkpoint is read to the CPU whatever the training device (the RNG state must stay a CPU
+    byte tensor; loading it onto a CUDA or meta device broke every resume), then the weights and the
+    optimiser state go to the parameters' device. 'meta' stands in for a GPU on a CPU-only machine."""
+    from hashbench.deep.loop import checkpoint_state, restore
+
+    def parts(on):
+        net = torch.nn.Linear(3, 2, device=on)
+        opt = torch.optim.SGD(net.parameters(), lr=0.1, momentum=0.9)
+        return net, opt, torch.optim.lr_scheduler.StepLR(opt, step_size=5)
+
+    net, opt, sched = parts("cpu" if device == "meta" else device)
+    net(torch.randn(4, 3, device=net.weight.device)).sum().backward()
+    opt.step()
+    sched.step()
+    torch.manual_seed(7)
+    state = checkpoint_state(net, opt, sched, torch.device(device), {"numpy": 1}, [[1, 0.5, 0.6]], 1)
+    assert ("cuda_rng" in state) == (device == "cuda")
+    torch.save(state, tmp_path / "checkpoint.pt")
+    expected = torch.rand(3)
+    torch.manual_seed(123)
+    net2, opt2, sched2 = parts(device)
+    loaded = restore(tmp_path / "checkpoint.pt", net2, opt2, sched2, torch.device(device))
+    np.testing.assert_array_equal(torch.rand(3).numpy(), expected.numpy())  # the CPU generator is restored
+    assert loaded["iteration"] == 1 and loaded["numpy_rng"] == {"numpy": 1} and sched2.last_epoch == 1
+    assert opt2.state[net2.weight]["momentum_buffer"].device.type == device
+    if device != "meta":
+        torch.testing.assert_close(net2.weight, net.weight)
+
+
+def test_a_job_killed_while_encoding_does_not_train_again(digits_dir, tmp_path, default_config, monkeypatch, caplog):
+    """The final checkpoint stays until the codes are written; the re-run resumes at the last iteration."""
+    from hashbench import config, runner
+    from hashbench.deep.base import DeepHashMethod
+
+    cfg = config.validate({**default_config, "method_params": {"HashNet": {
+        "iterations": 30, "batch_size": 16, "checkpoint_every": 10, "device": "cpu"}}})
+    spec = config.run_spec(cfg, "digits", "HashNet", 8, 0)
+
+    def killed(self, X):
+        raise KeyboardInterrupt("killed while encoding")
+
+    with monkeypatch.context() as patch:
+        patch.setattr(DeepHashMethod, "encode_with_continuous", killed)
+        with pytest.raises(KeyboardInterrupt):
+            runner.train(spec, digits_dir, tmp_path / "run")
+    checkpoint = tmp_path / "run" / "checkpoint.pt"
+    assert torch.load(checkpoint, weights_only=False)["iteration"] == 30
+    with caplog.at_level("INFO", logger="hashbench"):
+        record = runner.train(spec, digits_dir, tmp_path / "run")
+    assert "at iteration 30" in caplog.text and len(record["loss_history"]) == 30
+    assert (tmp_path / "run" / "codes.npz").exists() and not checkpoint.exists()
+    whole = runner.train(spec, digits_dir, tmp_path / "whole")
+    assert whole["loss_history"] == record["loss_history"]
+    for name in ("codes.npz", "continuous.npz"):
+        a, b = np.load(tmp_path / "run" / name), np.load(tmp_path / "whole" / name)
+        for key in a.files:
+            np.testing.assert_array_equal(a[key], b[key])

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import os
 from pathlib import Path
 
 import numpy as np
@@ -64,6 +63,31 @@ def _save_checkpoint(path: Path, state: dict) -> None:
         torch.save(state, tmp)
 
 
+def checkpoint_state(network, optimizer, scheduler, device: torch.device, numpy_state: dict, history: list,
+                     iteration: int) -> dict:
+    """Everything a resumed run needs: weights, optimiser and scheduler state, every RNG (CPU, and
+    the CUDA generator of ``device`` when training on one), the loss history and the iteration."""
+    state = {"network": network.state_dict(), "optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(),
+             "torch_rng": torch.get_rng_state(), "numpy_rng": numpy_state, "history": history, "iteration": iteration}
+    if device.type == "cuda":
+        state["cuda_rng"] = torch.cuda.get_rng_state(device)
+    return state
+
+
+def restore(path: Path, network, optimizer, scheduler, device: torch.device) -> dict:
+    """Load a checkpoint written by ``checkpoint_state`` into a network and optimiser that already live
+    on ``device``. The file is read to the CPU (RNG states must stay CPU byte tensors); weights and
+    optimiser state are then copied to wherever the parameters are. Returns the checkpoint."""
+    state = torch.load(path, map_location="cpu", weights_only=False)
+    network.load_state_dict(state["network"])
+    optimizer.load_state_dict(state["optimizer"])  # casts its tensors to the parameters' device
+    scheduler.load_state_dict(state["scheduler"])
+    torch.set_rng_state(state["torch_rng"])
+    if device.type == "cuda" and "cuda_rng" in state:
+        torch.cuda.set_rng_state(state["cuda_rng"], device)
+    return state
+
+
 def train(method, X, Y: np.ndarray) -> None:
     """Fit ``method`` (a DeepHashMethod) on the image set X (``hashbench.images``) and labels Y; sets
     network_ and loss_history_ (one [iteration, J(g), L(h)] row per iteration). Resumes from
@@ -84,11 +108,7 @@ def train(method, X, Y: np.ndarray) -> None:
     history, start = [], 0
     checkpoint = Path(method.checkpoint_path) if method.checkpoint_path else None
     if checkpoint is not None and checkpoint.exists():
-        state = torch.load(checkpoint, map_location=device, weights_only=False)
-        network.load_state_dict(state["network"])
-        optimizer.load_state_dict(state["optimizer"])
-        scheduler.load_state_dict(state["scheduler"])
-        torch.set_rng_state(state["torch_rng"])
+        state = restore(checkpoint, network, optimizer, scheduler, device)
         rng.bit_generator.state = state["numpy_rng"]
         history, start = state["history"], state["iteration"]
         log.info("resuming from %s at iteration %d", checkpoint, start)
@@ -111,15 +131,13 @@ def train(method, X, Y: np.ndarray) -> None:
         bar.set_postfix(loss=f"{history[-1][1]:.4f}", refresh=False)
         if (it + 1) % 50 == 0 or it + 1 == method.iterations:
             log.info("iteration %d loss J(g) %.6f L(h) %.6f", *history[-1])
-        if checkpoint is not None and ((it + 1) % method.checkpoint_every == 0) and it + 1 < method.iterations:
-            _save_checkpoint(checkpoint, {
-                "network": network.state_dict(), "optimizer": optimizer.state_dict(),
-                "scheduler": scheduler.state_dict(), "torch_rng": torch.get_rng_state(),
-                "numpy_rng": batches.state_before(it + 1), "history": history, "iteration": it + 1})
+        if checkpoint is not None and ((it + 1) % method.checkpoint_every == 0 or it + 1 == method.iterations):
+            # the last one too: a job killed while encoding resumes with training done; the runner
+            # removes the checkpoint once the codes are written
+            _save_checkpoint(checkpoint, checkpoint_state(network, optimizer, scheduler, device,
+                                                          batches.state_before(it + 1), history, it + 1))
     method.network_ = network.eval()
     method.loss_history_ = history
-    if checkpoint is not None and checkpoint.exists():
-        os.unlink(checkpoint)
 
 
 def forward(method, X, batch_size: int = 256) -> np.ndarray:

@@ -15,13 +15,20 @@ def softplus(x: torch.Tensor) -> torch.Tensor:
     return x.clamp(min=0) + torch.log1p(torch.exp(-x.abs()))
 
 
-def pairwise_likelihood(codes, labels, alpha: float, weighting: str = "paper", similar_weight: float = 1.0):
+def pairwise_likelihood(codes, labels, alpha: float, weighting: str = "paper", similar_weight: float = 1.0,
+                        normalise: str = "weights"):
     """HashNet Eq. (4): sum over pairs i<j of c_ij (log(1 + exp(alpha <h_i,h_j>)) - alpha s_ij <h_i,h_j>),
-    divided by the number of pairs |S| (the released code's normalisation).
+    divided by the sum of the weights c_ij (``normalise="weights"``: both released versions, the
+    Caffe ``PairwiseLossLayer``'s weighted count and PyTorch ``loss.pairwise_loss``'s
+    n_similar * class_num + n_dissimilar) or by the number of pairs |S| (``"pairs"``: PyTorch
+    ``loss.pairwise_loss_updated``). The two differ only when the weights do not average 1: Eq. (2)'s
+    average 2, so "pairs" doubles the gradient.
 
     weighting "paper": c_ij = |S|/|S1| for similar and |S|/|S0| for dissimilar pairs of the batch (Eq. 2);
     "released": c_ij = similar_weight for similar pairs, 1 otherwise; "none": c_ij = 1 (HashNet-W).
     """
+    if normalise not in ("weights", "pairs"):
+        raise ValueError(f"normalise: expected 'weights' or 'pairs', got {normalise!r}")
     s = similarity(labels)
     inner = alpha * (codes @ codes.T)
     per_pair = softplus(inner) - s * inner
@@ -38,7 +45,7 @@ def pairwise_likelihood(codes, labels, alpha: float, weighting: str = "paper", s
         weight = torch.ones_like(s)
     else:
         raise ValueError(f"weighting: expected 'paper', 'released' or 'none', got {weighting!r}")
-    return (weight * per_pair).sum() / n_pairs
+    return (weight * per_pair).sum() / (weight.sum() if normalise == "weights" else n_pairs)
 
 
 def log_cosh(x: torch.Tensor) -> torch.Tensor:

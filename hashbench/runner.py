@@ -73,6 +73,7 @@ def train(spec: dict, data_dir, out_dir, threads: int | None = None) -> dict:
         "encode_seconds": encode_seconds,
         "loss_history": history,
         "device": getattr(method, "device_", "cpu"),
+        "diagnostics": getattr(method, "diagnostics_", {}),
         "hashbench_version": __version__,
         "python": platform.python_version(),
         "numpy": np.__version__,

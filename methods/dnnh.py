@@ -7,9 +7,13 @@ sigmoid; the piecewise threshold function g(s) = 0 if s < 0.5 - eps, 1 if s > 0.
 N(0, 0.01) of HashNet's hash layer starts every output at 0.5, where all triplet distances and
 their gradients vanish and training never leaves that saddle. Loss: the triplet ranking loss (Sec. 3.3)
 max(0, margin - (||b - b-||^2 - ||b - b+||^2)) with margin 1 over every (query, similar,
-dissimilar) triplet of the mini-batch. Codes: the threshold at 0.5, as +-1.
+dissimilar) triplet of the mini-batch. Codes: the threshold at 0.5, as +-1. The threshold passes no
+gradient outside [0.5 - eps, 0.5 + eps]: run.json's ``diagnostics.dead_fraction`` is the fraction
+of the database's outputs there at the end of training.
 Simplified: the projection to K * slice_dim units stands in for DNNH's shared layers, so any K works.
 """
+
+import numpy as np
 
 from hashbench.deep.base import DeepHashMethod
 
@@ -43,6 +47,10 @@ class DNNH(DeepHashMethod):
         s = z.sigmoid()
         low, high = 0.5 - self.epsilon, 0.5 + self.epsilon
         return s.where((s >= low) & (s <= high), (s > high).to(s.dtype))
+
+    def diagnostics(self, z):
+        s = 1 / (1 + np.exp(-np.asarray(z, dtype=np.float64)))
+        return {"dead_fraction": float(np.mean(np.abs(s - 0.5) > self.epsilon))}
 
     def binarize(self, z):
         return (z >= 0).to(z.dtype)

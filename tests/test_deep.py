@@ -281,3 +281,15 @@ def test_a_job_killed_while_encoding_does_not_train_again(digits_dir, tmp_path, 
         a, b = np.load(tmp_path / "run" / name), np.load(tmp_path / "whole" / name)
         for key in a.files:
             np.testing.assert_array_equal(a[key], b[key])
+
+
+def test_dnnh_reports_its_dead_outputs(digits):
+    """The piecewise threshold has no gradient outside [0.5 - eps, 0.5 + eps]; the fraction of the
+    outputs there is reported (and stored in run.json by the runner)."""
+    x, y = digits
+    model = registry.create("DNNH", 16, 0, {"iterations": 40, "batch_size": 32}).fit(x, y)
+    _, g = model.encode_with_continuous(x)
+    dead = np.mean((g == 0) | (g == 1))
+    assert model.diagnostics_["dead_fraction"] == pytest.approx(dead, abs=1e-3)
+    assert 0 < dead < 1
+    assert registry.create("HashNet", 8, 0, {}).diagnostics(np.zeros((2, 8))) == {}

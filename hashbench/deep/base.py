@@ -7,6 +7,8 @@ Hooks a subclass may override (tensors are torch tensors; torch is imported lazi
   activation(z, iteration)     continuous codes g for training; default tanh(z)
   binarize(z)                  binary codes h in the space the loss reads; default sgn(z) in {-1,+1}
   loss(codes, labels, index)   the training loss J(g); also evaluated on h for L(h) (HashNet Fig. 6)
+  diagnostics(z)               numbers about the trained outputs z of the database, stored in
+                               run.json under "diagnostics" (e.g. DNNH's dead outputs); default none
 Training hyperparameters (shared): backbone, pretrained, weights, iterations, batch_size, lr (of
 the backbone; the hash layer learns ``head_lr_mult`` times faster: by default 10 with a pretrained
 backbone, as in the released code, and 1 when the backbone trains from scratch, where the 10x head
@@ -100,4 +102,8 @@ class DeepHashMethod(HashMethod):
         from hashbench.deep.loop import forward
 
         z = forward(self, X)
+        self.diagnostics_ = self.diagnostics(z)
         return (z >= 0).astype(np.int8) * 2 - 1, self.activation(torch.from_numpy(z), self.iterations).numpy()
+
+    def diagnostics(self, z: np.ndarray) -> dict:
+        return {}

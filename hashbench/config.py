@@ -88,6 +88,9 @@ def _check_protocol(name: str, spec: dict) -> None:
         raise HashbenchError(f"{field}.split': the lists of source 'image-lists' fix the split; remove 'split'")
     if spec["source"] != "image-lists" and "split" not in spec:
         raise HashbenchError(f"{field}': source '{spec['source']}' needs 'split' (query and train sizes)")
+    if spec["source"] != "image-lists" and "query_overlap" in spec:
+        raise HashbenchError(f"{field}.query_overlap': only the lists of source 'image-lists' can overlap; "
+                             "remove 'query_overlap'")
     if source.files and spec["features"] == "pixels":
         raise HashbenchError(f"{field}.features': 'pixels' needs in-memory images of one size; image files "
                              "need 'alexnet-fc7'")

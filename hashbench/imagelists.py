@@ -11,6 +11,7 @@ images and images that do not decode.
 
 from __future__ import annotations
 
+import logging
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,6 +19,8 @@ from pathlib import Path
 import numpy as np
 
 from hashbench.errors import HashbenchError
+
+log = logging.getLogger("hashbench")
 
 FORMAT = "<image path> <0/1 label vector>"
 SHOWN = 10  # problems spelled out in an error message; the rest are counted
@@ -106,8 +109,12 @@ def load_split(protocol: str, spec: dict):
     """The items, labels and split of the released lists ``spec['lists']`` (query, database, train).
 
     An image listed in several files (the training images are drawn from the database) is one
-    item; it must carry the same labels everywhere. Queries may be neither in the database nor in
-    the training set. ``spec['sizes']``, when given, is checked against the lists' lengths.
+    item; it must carry the same labels everywhere. ``spec['query_overlap']`` says what happens to
+    queries that are also database or training items: "refuse" (default) stops with an error,
+    "drop" removes them from the database and the training set, "allow" keeps them (a query then
+    retrieves itself; the released MS-COCO lists hold every query in the database, thuml/HashNet
+    issue #41, so the paper's COCO numbers were computed that way). ``spec['sizes']``, when given,
+    is checked against the lists' lengths (before any drop).
     """
     from hashbench.datasets import Loaded
 
@@ -134,9 +141,14 @@ def load_split(protocol: str, spec: dict):
                 raise HashbenchError(f"{found.source}: {path} has other labels than in another list of {field}")
             members.append(i)
         split[name] = np.asarray(members, dtype=np.int64)
+    policy = spec.get("query_overlap", "refuse")
     for other in ("database", "train"):
         shared = np.intersect1d(split["query"], split[other])
-        if shared.size:
+        if shared.size and policy == "refuse":
             raise HashbenchError(f"{field}.lists: {shared.size} image(s) are both query and {other} "
-                                 f"(e.g. {paths[shared[0]]}); queries must be held out")
+                                 f"(e.g. {paths[shared[0]]}); queries must be held out, or set "
+                                 f"{field}.query_overlap to 'drop' (remove them from the {other}) or 'allow'")
+        if shared.size and policy == "drop":
+            split[other] = split[other][~np.isin(split[other], shared)]
+            log.warning("%s: dropped %d queries from the %s (query_overlap: drop)", field, shared.size, other)
     return Loaded(np.asarray(paths, dtype=str), np.asarray(labels, dtype=np.uint8), split)

@@ -97,13 +97,26 @@ def test_released_lists_become_one_split_in_seeded_random_order(toy, tmp_path):
     assert splits.load(again).checksum == data.checksum
 
 
-def test_queries_may_not_be_in_the_database(toy, tmp_path):
+def test_queries_in_the_database_are_refused_dropped_or_allowed_by_policy(toy, tmp_path):
+    """The released COCO lists hold every query in the database (thuml/HashNet#41): refused by default."""
     root, lists = toy
     leaky = tmp_path / "database.txt"
-    leaky.write_text(open(lists["database"]).read() + open(lists["query"]).readline())
-    with pytest.raises(HashbenchError, match=r"protocol_defs.toy.lists: 1 image\(s\) are both query and database"):
-        splits.prepare("toy", spec_for(root, {**lists, "database": str(leaky)}), tmp_path / "out")
+    leaky.write_text(open(lists["database"]).read() + "".join(open(lists["query"]).readlines()[:2]))
+    spec = spec_for(root, {**lists, "database": str(leaky)})
+    with pytest.raises(HashbenchError, match=r"protocol_defs.toy.lists: 2 image\(s\) are both query and database "
+                                             r".*set protocol_defs.toy.query_overlap to 'drop' .* or 'allow'"):
+        splits.prepare("toy", spec, tmp_path / "out")
     assert not (tmp_path / "out").exists()
+    splits.prepare("toy", {**spec, "query_overlap": "drop"}, tmp_path / "drop")
+    dropped = splits.load(tmp_path / "drop").split
+    assert dropped["database"].size == 30 and not np.isin(dropped["query"], dropped["database"]).any()
+    splits.prepare("toy", {**spec, "query_overlap": "allow"}, tmp_path / "allow")
+    allowed = splits.load(tmp_path / "allow").split
+    assert allowed["database"].size == 32 and np.isin(allowed["query"], allowed["database"]).sum() == 2
+    with pytest.raises(HashbenchError, match="query_overlap': only the lists of source 'image-lists'"):
+        config.validate({"protocols": ["d"], "methods": ["ITQ"], "bits": [8], "seeds": [0], "protocol_defs": {"d": {
+            "source": "sklearn-digits", "features": "pixels", "labels": "single", "topk": 5, "seed": 0,
+            "query_overlap": "allow", "split": {"query": {"per_class": 1}, "train": {"per_class": 2}}}}})
 
 
 def test_label_widths_must_agree_across_the_lists_and_sizes_are_checked(toy, tmp_path):

@@ -24,6 +24,13 @@ def require_int(name: str, value, low: int, high: int | None = None, what: str =
         raise HashbenchError(f"{name}: expected an integer {expected}, got {value!r}")
 
 
+def require_number(name: str, value, ok, expected: str) -> None:
+    """Raise a HashbenchError naming hyperparameter ``name`` unless ``value`` is a real number (not a
+    bool) for which ``ok(value)`` holds; ``expected`` completes "expected ..." in the message."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not ok(value):
+        raise HashbenchError(f"{name}: expected {expected}, got {value!r}")
+
+
 def sign(x: np.ndarray) -> np.ndarray:
     """sgn with sgn(0) = +1 (HashNet Eq. 5), as int8."""
     return np.where(np.asarray(x) >= 0, 1, -1).astype(np.int8)

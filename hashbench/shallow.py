@@ -6,7 +6,7 @@ import numpy as np
 import scipy.linalg
 import scipy.optimize
 
-from hashbench.base import require_int, sign
+from hashbench.base import require_int, require_number, sign
 from hashbench.errors import HashbenchError
 
 
@@ -40,6 +40,11 @@ def similar(Y1: np.ndarray, Y2: np.ndarray) -> np.ndarray:
     return (np.asarray(Y1, dtype=np.float32) @ np.asarray(Y2, dtype=np.float32).T) > 0
 
 
+def squared_distances(A: np.ndarray, B: np.ndarray) -> np.ndarray:
+    """(len(A), len(B)) squared Euclidean distances, clipped at 0 against rounding."""
+    return np.maximum((A**2).sum(1)[:, None] + (B**2).sum(1)[None, :] - 2 * A @ B.T, 0)
+
+
 class LabelSimilarity:
     """The m x m matrix S_ij = +1 for items sharing a label, -1 otherwise, as an operator ``S @ B``.
 
@@ -67,16 +72,15 @@ class RBFAnchors:
 
     def __init__(self, X: np.ndarray, n_anchors: int, sigma: float | None, rng: np.random.Generator):
         require_int("n_anchors", n_anchors, 1, X.shape[0], " (the training set size)")
-        if sigma is not None and not (isinstance(sigma, (int, float)) and sigma > 0):
-            raise HashbenchError(f"sigma: expected a positive kernel width or null, got {sigma!r}")
+        if sigma is not None:
+            require_number("sigma", sigma, lambda s: s > 0, "a positive kernel width or null")
         self.anchors = X[rng.choice(X.shape[0], n_anchors, replace=False)]
         sq = self._sq_dist(X)
         self.sigma = float(sigma) if sigma is not None else float(np.sqrt(sq.mean()))
         self.mean = np.exp(-sq / (2 * self.sigma**2)).mean(axis=0)
 
     def _sq_dist(self, X):
-        sq = (X**2).sum(1)[:, None] + (self.anchors**2).sum(1)[None, :] - 2 * X @ self.anchors.T
-        return np.maximum(sq, 0)
+        return squared_distances(X, self.anchors)
 
     def __call__(self, X: np.ndarray) -> np.ndarray:
         return np.exp(-self._sq_dist(np.asarray(X, dtype=np.float64)) / (2 * self.sigma**2)) - self.mean
@@ -91,8 +95,6 @@ def anchors_and_sample(X, n_anchors, sigma, size, default_cap: int, name: str, r
     size = min(default_cap, n) if size is None else size
     require_int(name, size, 2, n, " (the training set size)")
     return RBFAnchors(X, n_anchors, sigma, rng), rng.choice(n, size, replace=False)
-
-
 
 
 class _LBFGSMemory:

@@ -1,8 +1,8 @@
 """Tables 1 and 2 and the long-format metrics table, derived from stored runs, never recomputed.
 
 Table 1 holds every configured method except the ablation variants, in the paper's row order and
-then the config's (the Markdown marks those not in the paper with a dagger); Table 2 is the paper's ablation (HashNet, HashNet-W, HashNet-C). A cell is the
-MAP mean, sample std (0 for one seed) and number of seeds; where a protocol maps to a paper dataset
+then the config's (the Markdown marks those not in the paper with a dagger); Table 2 is the paper's
+ablation (HashNet, HashNet-W, HashNet-C). A cell is the MAP mean, sample std (0 for one seed) and number of seeds; where a protocol maps to a paper dataset
 (``paper: imagenet|nuswide|coco``) the paper's value and ours minus the paper's sit beside it. A
 protocol with ``also_topk`` gets one more column group per extra R, labelled ``<protocol>@<R>``.
 """

@@ -25,9 +25,9 @@ released code has no cap). ``loss_history_`` holds f after every sweep, ``n_swee
 import numpy as np
 from numba import njit
 
-from hashbench.base import HashMethod, require_int
+from hashbench.base import HashMethod, require_int, require_number
 from hashbench.errors import HashbenchError
-from hashbench.shallow import pca_directions, similar
+from hashbench.shallow import pca_directions, similar, squared_distances
 
 
 @njit(cache=True)
@@ -113,46 +113,49 @@ class BRE(HashMethod):
         self.tol = tol
         self.max_sweeps = max_sweeps
 
-    def _check(self, n):
+    def _check(self, n_train, n):
         require_int("max_sweeps", self.max_sweeps, 1)
-        require_int("n_points", self.n_points if self.n_points is not None else min(1000, n), 2, n,
-                    " (the training set size)")
-        require_int("hash_size", self.hash_size, 1, self.n_points or min(1000, n), " (n_points)")
+        require_int("n_points", n, 2, n_train, " (the training set size)")
+        require_int("hash_size", self.hash_size, 1, n, " (n_points)")
         if self.kernel not in ("linear", "rbf"):
             raise HashbenchError(f"kernel: expected 'linear' (the released demo's) or 'rbf', got {self.kernel!r}")
-        if self.sigma is not None and (isinstance(self.sigma, bool) or not isinstance(self.sigma, (int, float))
-                                       or self.sigma <= 0):
-            raise HashbenchError(f"sigma: expected a positive kernel width or null, got {self.sigma!r}")
-        if isinstance(self.pair_fraction, bool) or not isinstance(self.pair_fraction, (int, float)) \
-                or not 0 < self.pair_fraction <= 1:
-            raise HashbenchError(f"pair_fraction: expected a fraction in (0, 1], got {self.pair_fraction!r}")
+        if self.sigma is not None:
+            require_number("sigma", self.sigma, lambda s: s > 0, "a positive kernel width or null")
+        require_number("pair_fraction", self.pair_fraction, lambda f: 0 < f <= 1, "a fraction in (0, 1]")
+
+    def _unit_rows(self, X):
+        """The demo's preprocessing for the linear kernel: centred by the training mean, unit norm."""
+        Z = np.asarray(X, dtype=np.float64) - self.mean_
+        return Z / np.maximum(np.linalg.norm(Z, axis=1, keepdims=True), 1e-12)
 
     def _embed(self, X):
         """The representation the kernel is computed on (linear kernel: centred, unit-norm, PCA)."""
-        X = np.asarray(X, dtype=np.float64)
         if self.kernel == "rbf":
-            return X
-        Z = X - self.mean_
-        return Z / np.maximum(np.linalg.norm(Z, axis=1, keepdims=True), 1e-12) @ self.pca_
+            return np.asarray(X, dtype=np.float64)
+        return self._unit_rows(X) @ self.pca_
 
     def _kernel(self, A, B):
         if self.kernel == "linear":
             return A @ B.T
-        sq = (A**2).sum(1)[:, None] + (B**2).sum(1)[None, :] - 2 * A @ B.T
-        return np.exp(-np.maximum(sq, 0) / (2 * self.sigma_**2))
+        return np.exp(-squared_distances(A, B) / (2 * self.sigma_**2))
+
+    def _project(self, K, W):
+        """Each bit's kernel sum over its own basis points: (len(K), n_bits)."""
+        return np.stack([K[:, self.hash_inds_[:, b]] @ W[:, b] for b in range(self.n_bits)], axis=1)
 
     def fit(self, X, Y):
         X = np.asarray(X, dtype=np.float64)
-        self._check(X.shape[0])
+        n = self.n_points if self.n_points is not None else min(1000, X.shape[0])
+        self._check(X.shape[0], n)
         rng = np.random.default_rng(self.seed)
-        n = self.n_points or min(1000, X.shape[0])
         self.points_ = points = rng.choice(X.shape[0], n, replace=False)
         if self.kernel == "linear":
             self.mean_ = X[points].mean(axis=0)
-            Z = X[points] - self.mean_
-            Z /= np.maximum(np.linalg.norm(Z, axis=1, keepdims=True), 1e-12)
+            Z = self._unit_rows(X[points])
             self.pca_ = pca_directions(Z, min(self.n_bits, X.shape[1]))
-        self.basis_ = self._embed(X[points])
+            self.basis_ = Z @ self.pca_
+        else:
+            self.basis_ = X[points]
         self.sigma_ = self._sigma(self.basis_)
         K = self._kernel(self.basis_, self.basis_)
         self.hash_inds_ = np.stack([rng.permutation(n)[:self.hash_size] for _ in range(self.n_bits)], axis=1)
@@ -160,7 +163,7 @@ class BRE(HashMethod):
         pair_i, pair_j = neighbour_pairs(n, self.pair_fraction, rng)
         adj_start, adj_pairs = _adjacency(pair_i, pair_j, n)
         dist = np.where(similar(Y[points], Y[points])[pair_i, pair_j], 0.0, 1.0)
-        KW = np.stack([K[:, self.hash_inds_[:, b]] @ W[:, b] for b in range(self.n_bits)], axis=1)
+        KW = self._project(K, W)
         H = KW > 0
         ham = (H[pair_i] != H[pair_j]).sum(axis=1).astype(np.int64)
         f = _objective(ham, dist, self.n_bits)
@@ -190,10 +193,8 @@ class BRE(HashMethod):
             return None
         if self.sigma is not None:
             return float(self.sigma)
-        sq = (Z**2).sum(1)[:, None] + (Z**2).sum(1)[None, :] - 2 * Z @ Z.T
-        return float(np.sqrt(np.maximum(sq, 0).mean()))
+        return float(np.sqrt(squared_distances(Z, Z).mean()))
 
     def encode(self, X):
-        K = self._kernel(self._embed(X), self.basis_)
-        kw = np.stack([K[:, self.hash_inds_[:, b]] @ self.weights_[:, b] for b in range(self.n_bits)], axis=1)
+        kw = self._project(self._kernel(self._embed(X), self.basis_), self.weights_)
         return np.where(kw > 0, 1, -1).astype(np.int8)

@@ -13,8 +13,7 @@ probable one if none is), and the code is the sign of the sum of their codewords
 import numpy as np
 from sklearn.linear_model import LogisticRegression
 
-from hashbench.base import HashMethod, require_int, sign
-from hashbench.errors import HashbenchError
+from hashbench.base import HashMethod, require_int, require_number, sign
 
 
 class Classifier(HashMethod):
@@ -28,8 +27,7 @@ class Classifier(HashMethod):
 
     def fit(self, X, Y):
         require_int("max_iter", self.max_iter, 1)
-        if isinstance(self.C, bool) or not isinstance(self.C, (int, float)) or self.C <= 0:
-            raise HashbenchError(f"C: expected a positive inverse regularisation strength, got {self.C!r}")
+        require_number("C", self.C, lambda c: c > 0, "a positive inverse regularisation strength")
         X, Y = np.asarray(X, dtype=np.float64), np.asarray(Y) > 0
         self.mean_, self.scale_ = X.mean(axis=0), np.maximum(X.std(axis=0), 1e-12)
         Z = (X - self.mean_) / self.scale_

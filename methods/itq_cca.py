@@ -12,7 +12,7 @@ directions, which is why ITQ-CCA degrades at long codes (HashNet Table 1, NUS-WI
 import numpy as np
 import scipy.linalg
 
-from hashbench.base import HashMethod, sign
+from hashbench.base import HashMethod, require_number, sign
 from hashbench.errors import HashbenchError
 from hashbench.shallow import itq_rotation
 
@@ -44,8 +44,7 @@ class ITQCCA(HashMethod):
         self.reg = reg
 
     def fit(self, X, Y):
-        if not (isinstance(self.reg, (int, float)) and self.reg > 0):
-            raise HashbenchError(f"reg: expected a positive regulariser, got {self.reg!r}")
+        require_number("reg", self.reg, lambda r: r > 0, "a positive regulariser")
         X = np.asarray(X, dtype=np.float64)
         self.mean_ = X.mean(axis=0)
         w, self.correlations_ = cca_directions(X - self.mean_, np.asarray(Y, dtype=np.float64), self.n_bits, self.reg)

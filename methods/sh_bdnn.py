@@ -30,7 +30,7 @@ extra units at zero weights (ours: the released initialisation needs input >= wi
 
 import numpy as np
 
-from hashbench.base import HashMethod, require_int, sign
+from hashbench.base import HashMethod, require_int, require_number, sign
 from hashbench.errors import HashbenchError
 from hashbench.metrics import evaluate
 from hashbench.shallow import LabelSimilarity, itq_rotation, lbfgs, pca_directions
@@ -93,12 +93,8 @@ class SHBDNN(HashMethod):
             for width in self.hidden:
                 require_int("hidden", width, 1)
         for name in ("lambda1", "lambda2", "lambda3", "lambda4", "lambda5"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
-                raise HashbenchError(f"{name}: expected a non-negative number, got {value!r}")
-        if isinstance(self.validation, bool) or not isinstance(self.validation, (int, float)) \
-                or not 0 < self.validation < 1:
-            raise HashbenchError(f"validation: expected a fraction in (0, 1), got {self.validation!r}")
+            require_number(name, getattr(self, name), lambda v: v >= 0, "a non-negative number")
+        require_number("validation", self.validation, lambda v: 0 < v < 1, "a fraction in (0, 1)")
 
     def _shapes(self, n_in):
         widths = [n_in, *(self.hidden or hidden_sizes(self.n_bits)), self.n_bits]
@@ -114,10 +110,10 @@ class SHBDNN(HashMethod):
             at += rows
         return layers
 
-    def _forward(self, theta, X):
+    def _forward(self, layers, X):
         """Activations of every layer: [X, sigmoid, sigmoid, linear H]."""
         acts = [X]
-        for i, (W, b) in enumerate(self._unpack(theta, X.shape[1])):
+        for i, (W, b) in enumerate(layers):
             z = acts[-1] @ W.T + b
             acts.append(_sigmoid(z) if i < 2 else z)
         return acts
@@ -126,7 +122,7 @@ class SHBDNN(HashMethod):
         """J and its gradient with respect to the network parameters (B fixed)."""
         m, k = X.shape[0], self.n_bits
         layers = self._unpack(theta, X.shape[1])
-        acts = self._forward(theta, X)
+        acts = self._forward(layers, X)
         H = acts[-1]
         HtH = H.T @ H
         SH = S @ H
@@ -160,7 +156,7 @@ class SHBDNN(HashMethod):
         return lbfgs(lambda t: self._objective(t, X, S, B), theta, self.lbfgs_iter, corrections=self.corrections)
 
     def _codes(self, theta, X):
-        return sign(self._forward(theta, X)[-1])
+        return sign(self._forward(self._unpack(theta, X.shape[1]), X)[-1])
 
     def fit(self, X, Y):
         self._check()

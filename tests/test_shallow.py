@@ -7,7 +7,7 @@ from hashbench import registry, splits
 from hashbench.errors import HashbenchError
 from hashbench.metrics import evaluate
 from hashbench.shallow import LabelSimilarity, _LBFGSMemory, lbfgs
-from hashbench.methods.bre import _line_search, _objective, neighbour_pairs
+from hashbench.methods.bre import _adjacency, _line_search, _objective, neighbour_pairs
 from hashbench.methods.ksh import Residue, optimise_projection
 from hashbench.methods.sh import select_modes
 from hashbench.methods.sh_bdnn import hidden_sizes, stratified_holdout
@@ -160,9 +160,9 @@ def test_bre_line_search_is_exact():
     n, n_bits = 25, 4
     bits = rng.random((n, n_bits)) < 0.5
     pair_i, pair_j = neighbour_pairs(n, 0.3, rng)
-    order = np.argsort(np.concatenate([pair_i, pair_j]), kind="stable")
-    adj_start = np.concatenate([[0], np.cumsum(np.bincount(np.concatenate([pair_i, pair_j]), minlength=n))])
-    adj_pairs = np.concatenate([np.arange(pair_i.size)] * 2)[order]
+    adj_start, adj_pairs = _adjacency(pair_i, pair_j, n)
+    assert all(i in (pair_i[p], pair_j[p]) for i in range(n) for p in adj_pairs[adj_start[i]:adj_start[i + 1]])
+    assert np.bincount(adj_pairs, minlength=pair_i.size).tolist() == [2] * pair_i.size
     dist = (rng.random(pair_i.size) < 0.5).astype(float)
     c, k = rng.standard_normal(n), rng.standard_normal(n)
 

@@ -6,8 +6,12 @@ descent: each entry H_ik is set to the exact minimiser of the quartic objective 
 [-1, 1] (``n_sweeps`` passes over all entries, random order, from uniform random H); the targets
 are sgn(H). Stage 2 (Sec. 3.2): the network is trained to predict the targets, here by the squared
 error between tanh(z) and the target codes. Codes h = sgn(z).
+Stage 1 never forms the residual S - H H^T / K: it keeps S as int8 (169 MB at the paper's 13,000
+training images), P = S H and G = H^T H, so an entry's update reads O(K) numbers and writes one
+row of P^T (O(n), contiguous); P and G are recomputed exactly at every sweep. Its targets are part
+of every checkpoint, so a resumed run does not redo it.
 Simplified: stage 2 learns the codes only (CNNH's variant that also predicts the class labels,
-CNNH+, is not implemented).
+CNNH+, is not implemented). The authors released no code; this follows the paper.
 """
 
 import numpy as np
@@ -17,49 +21,72 @@ from hashbench.base import require_int, sign
 from hashbench.deep.base import DeepHashMethod
 from hashbench.shallow import similar
 
+BLOCK = 1024  # rows of S converted to float at a time when computing S H
+
 
 @njit(cache=True)
-def coordinate_descent(S, H, order, n_sweeps):
-    """Minimise ||S - H H^T / K||^2 over H in [-1, 1]^{n x K} entry by entry; returns the objective per sweep."""
+def _sweep(S, H, PT, G, order):
+    """One pass of exact coordinate minimisation over the entries of H in ``order``, with PT = (S H)^T
+    and G = H^T H given and kept up to date."""
     n, k = H.shape
-    R = S - H @ H.T / k
-    history = np.empty(n_sweeps)
-    for sweep in range(n_sweeps):
-        for flat in order[sweep]:
-            i, b = flat // k, flat % k
-            x0 = H[i, b]
-            a = 0.0
-            sq = 0.0
+    for flat in order:
+        i, b = flat // k, flat % k
+        x0 = H[i, b]
+        row_sq, hg = 0.0, 0.0
+        for m in range(k):
+            row_sq += H[i, m] ** 2
+            hg += H[i, m] * G[m, b]
+        sii = np.float64(S[i, i])
+        c = sii - row_sq / k                                    # R_ii
+        a = (PT[b, i] - sii * x0) - (hg - row_sq * x0) / k      # sum_{j != i} R_ij H_jb
+        sq = G[b, b] - x0 * x0                                  # sum_{j != i} H_jb^2
+        # change of the objective for H[i, b] = x0 + d is a quartic in d; minimise on [-1-x0, 1-x0]
+        q4, q3 = 1.0 / k**2, 4.0 * x0 / k**2
+        q2 = 2.0 * sq / k**2 - 2.0 * c / k + 4.0 * x0**2 / k**2
+        q1 = -4.0 * a / k - 4.0 * c * x0 / k
+        roots = np.roots(np.array([4.0 * q4, 3.0 * q3, 2.0 * q2, q1], dtype=np.complex128))
+        best_d, best = 0.0, 0.0
+        for cand in np.concatenate((roots.real, np.array([-1.0 - x0, 1.0 - x0]))):
+            d = min(max(cand, -1.0 - x0), 1.0 - x0)
+            value = ((q4 * d + q3) * d + q2) * d * d + q1 * d
+            if value < best:
+                best, best_d = value, d
+        if best_d != 0.0:
             for j in range(n):
-                if j != i:
-                    a += R[i, j] * H[j, b]
-                    sq += H[j, b] ** 2
-            c = R[i, i]
-            # change of the objective for H[i, b] = x0 + d is a quartic in d; minimise on [-1-x0, 1-x0]
-            q4, q3 = 1.0 / k**2, 4.0 * x0 / k**2
-            q2 = 2.0 * sq / k**2 - 2.0 * c / k + 4.0 * x0**2 / k**2
-            q1 = -4.0 * a / k - 4.0 * c * x0 / k
-            roots = np.roots(np.array([4.0 * q4, 3.0 * q3, 2.0 * q2, q1], dtype=np.complex128))
-            best_d, best = 0.0, 0.0
-            for cand in np.concatenate((roots.real, np.array([-1.0 - x0, 1.0 - x0]))):
-                d = min(max(cand, -1.0 - x0), 1.0 - x0)
-                value = ((q4 * d + q3) * d + q2) * d * d + q1 * d
-                if value < best:
-                    best, best_d = value, d
-            if best_d != 0.0:
-                for j in range(n):
-                    if j != i:
-                        R[i, j] -= best_d * H[j, b] / k
-                        R[j, i] = R[i, j]
-                R[i, i] -= (2 * best_d * x0 + best_d**2) / k
-                H[i, b] = x0 + best_d
-        history[sweep] = np.sum(R**2)
-    return history
+                PT[b, j] += S[i, j] * best_d
+            for m in range(k):
+                if m != b:
+                    G[m, b] += H[i, m] * best_d
+                    G[b, m] = G[m, b]
+            G[b, b] += (x0 + best_d) ** 2 - x0 * x0
+            H[i, b] = x0 + best_d
+
+
+def _s_times(S, H):
+    out = np.empty_like(H)
+    for start in range(0, len(H), BLOCK):
+        out[start:start + BLOCK] = S[start:start + BLOCK].astype(np.float64) @ H
+    return out
+
+
+def coordinate_descent(Y, H, order, n_sweeps):
+    """Stage 1 for the label matrix Y from the start H (float64, updated in place), one row of
+    ``order`` per sweep; returns the objective ||S - H H^T / K||^2 after each sweep."""
+    S = np.where(similar(Y, Y), np.int8(1), np.int8(-1))
+    k = H.shape[1]
+    history = []
+    for sweep in range(n_sweeps):
+        PT, G = np.ascontiguousarray(_s_times(S, H).T), H.T @ H
+        _sweep(S, H, PT, G, order[sweep])
+        P = _s_times(S, H)
+        history.append(float(S.size) - 2.0 / k * np.sum(H * P) + np.sum((H.T @ H) ** 2) / k**2)
+    return np.array(history)
 
 
 class CNNH(DeepHashMethod):
     name = "CNNH"
     supervised = True
+    prepared = ("targets_", "stage1_objective_")
 
     def __init__(self, n_bits=32, seed=0, n_sweeps=3, **training):
         super().__init__(n_bits, seed, **training)
@@ -69,10 +96,9 @@ class CNNH(DeepHashMethod):
         import torch
 
         require_int("n_sweeps", self.n_sweeps, 1)
-        S = np.where(similar(Y, Y), 1.0, -1.0)
         H = rng.uniform(-1, 1, (Y.shape[0], self.n_bits))
         order = np.stack([rng.permutation(H.size) for _ in range(self.n_sweeps)])
-        self.stage1_objective_ = coordinate_descent(S, H, order, self.n_sweeps).tolist()
+        self.stage1_objective_ = coordinate_descent(Y, H, order, self.n_sweeps).tolist()
         self.targets_ = torch.from_numpy(sign(H).astype(np.float32))
 
     def loss(self, codes, labels, index):

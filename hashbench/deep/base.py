@@ -3,7 +3,10 @@ shared loop in ``hashbench.deep.loop`` owns seeding, device, optimisation, check
 
 Hooks a subclass may override (tensors are torch tensors; torch is imported lazily):
   build_head(feature_dim)      the hash layer; default fc(d -> K), weights N(0, 0.01), bias 0
-  prepare(Y, rng)              called once before training (e.g. CNNH's stage 1)
+  prepare(Y, rng)              called once before training (e.g. CNNH's stage 1); the attributes
+                               it sets that training needs are named in the class attribute
+                               ``prepared``: they are checkpointed, and a resumed run restores
+                               them instead of preparing again
   activation(z, iteration)     continuous codes g for training; default tanh(z)
   binarize(z)                  binary codes h in the space the loss reads; default sgn(z) in {-1,+1}
   loss(codes, labels, index)   the training loss J(g); also evaluated on h for L(h) (HashNet Fig. 6)
@@ -29,6 +32,7 @@ from hashbench.errors import HashbenchError
 class DeepHashMethod(HashMethod):
     input = "images"
     uses_gpu = True
+    prepared: tuple[str, ...] = ()
 
     def __init__(self, n_bits=32, seed=0, backbone="smallcnn", pretrained=False, weights=None, iterations=600,
                  batch_size=64, lr=0.01, head_lr_mult=None, momentum=0.9, weight_decay=5e-4, lr_step=200,

@@ -64,11 +64,13 @@ def _save_checkpoint(path: Path, state: dict) -> None:
 
 
 def checkpoint_state(network, optimizer, scheduler, device: torch.device, numpy_state: dict, history: list,
-                     iteration: int) -> dict:
+                     iteration: int, prepared: dict | None = None) -> dict:
     """Everything a resumed run needs: weights, optimiser and scheduler state, every RNG (CPU, and
-    the CUDA generator of ``device`` when training on one), the loss history and the iteration."""
+    the CUDA generator of ``device`` when training on one), the loss history, the iteration and what
+    the method's ``prepare`` computed (its ``prepared`` attributes)."""
     state = {"network": network.state_dict(), "optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(),
-             "torch_rng": torch.get_rng_state(), "numpy_rng": numpy_state, "history": history, "iteration": iteration}
+             "torch_rng": torch.get_rng_state(), "numpy_rng": numpy_state, "history": history, "iteration": iteration,
+             "prepared": prepared or {}}
     if device.type == "cuda":
         state["cuda_rng"] = torch.cuda.get_rng_state(device)
     return state
@@ -104,14 +106,25 @@ def train(method, X, Y: np.ndarray) -> None:
          {"params": head_params, "lr": method.head_lr()}],
         momentum=method.momentum, nesterov=method.momentum > 0, weight_decay=method.weight_decay)
     scheduler = torch.optim.lr_scheduler.StepLR(optimizer, step_size=method.lr_step, gamma=method.lr_gamma)
-    method.prepare(Y, rng)
     history, start = [], 0
     checkpoint = Path(method.checkpoint_path) if method.checkpoint_path else None
+
+    def save(iteration: int, numpy_state: dict) -> None:
+        prepared = {name: getattr(method, name) for name in method.prepared}
+        _save_checkpoint(checkpoint, checkpoint_state(network, optimizer, scheduler, device, numpy_state, history,
+                                                      iteration, prepared))
+
     if checkpoint is not None and checkpoint.exists():
         state = restore(checkpoint, network, optimizer, scheduler, device)
         rng.bit_generator.state = state["numpy_rng"]
         history, start = state["history"], state["iteration"]
+        for name, value in state["prepared"].items():
+            setattr(method, name, value)
         log.info("resuming from %s at iteration %d", checkpoint, start)
+    else:
+        method.prepare(Y, rng)
+        if checkpoint is not None and method.prepared:  # a costly preparation is not redone after a kill
+            save(0, rng.bit_generator.state)
     labels = torch.from_numpy(Y).to(device)
     network.train()
     bar = tqdm(range(start, method.iterations), initial=start, total=method.iterations, desc=method.name,
@@ -134,8 +147,7 @@ def train(method, X, Y: np.ndarray) -> None:
         if checkpoint is not None and ((it + 1) % method.checkpoint_every == 0 or it + 1 == method.iterations):
             # the last one too: a job killed while encoding resumes with training done; the runner
             # removes the checkpoint once the codes are written
-            _save_checkpoint(checkpoint, checkpoint_state(network, optimizer, scheduler, device,
-                                                          batches.state_before(it + 1), history, it + 1))
+            save(it + 1, batches.state_before(it + 1))
     method.network_ = network.eval()
     method.loss_history_ = history
 

@@ -29,7 +29,13 @@ def _prepare(args):
 def _features(args):
     from hashbench import splits
 
-    splits.write_features(args.data, args.spec)
+    splits.write_features(args.data, args.spec, args.threads)
+
+
+def _cache_images(args):
+    from hashbench import splits
+
+    splits.load(args.data).write_image_cache(args.spec.get("pipeline"), args.threads)
 
 
 def _train(args):
@@ -85,13 +91,20 @@ def parser() -> argparse.ArgumentParser:
     s = sub.add_parser("features", help="compute a prepared protocol's features (its 'features' kind)")
     s.add_argument("--data", required=True)
     s.add_argument("--spec", required=True, type=_json_arg, help="the protocol definition as JSON")
+    s.add_argument("--threads", type=int, default=None, help="CPU threads: image loader processes")
     s.set_defaults(func=_features)
+
+    s = sub.add_parser("cache-images", help="decode and resize a prepared protocol's image files once")
+    s.add_argument("--data", required=True)
+    s.add_argument("--spec", required=True, type=_json_arg, help="the protocol definition as JSON")
+    s.add_argument("--threads", type=int, default=None, help="CPU threads: image loader processes")
+    s.set_defaults(func=_cache_images)
 
     s = sub.add_parser("train", help="fit one (protocol, method, bits, seed) run and store its codes")
     s.add_argument("--spec", required=True, type=_json_arg, help="the run spec as JSON (hashbench.config.run_spec)")
     s.add_argument("--data", required=True)
     s.add_argument("--out", required=True)
-    s.add_argument("--threads", type=int, default=None, help="CPU threads for deep methods (torch)")
+    s.add_argument("--threads", type=int, default=None, help="CPU threads for deep methods (torch and the image loader processes)")
     s.set_defaults(func=_train)
 
     s = sub.add_parser("evaluate", help="compute every metric of a stored run")

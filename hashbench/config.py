@@ -5,6 +5,7 @@ from __future__ import annotations
 import copy
 import hashlib
 import json
+import os
 from pathlib import Path
 
 import jsonschema
@@ -13,7 +14,8 @@ import yaml
 from hashbench.errors import HashbenchError
 
 SCHEMA_PATH = Path(__file__).with_name("config.schema.yaml")
-PIPELINE_DEFAULTS = {"resize": 256, "crop": 224, "train_crop": "random-resized", "ten_crop": False, "workers": 4}
+PIPELINE_DEFAULTS = {"resize": 256, "crop": 224, "train_crop": "random-resized", "ten_crop": False, "workers": None,
+                     "cache": True}
 
 
 def _schema() -> dict:
@@ -119,6 +121,14 @@ def digest(obj) -> str:
 def pipeline_spec(pipeline: dict | None) -> dict:
     """A protocol's image pipeline (``hashbench.images``) with the released code's defaults filled in."""
     return {**PIPELINE_DEFAULTS, **(pipeline or {})}
+
+
+def loader_workers(pipeline: dict, threads: int | None) -> int:
+    """Loader processes of a deep job: the pipeline's ``workers`` if set, else one per CPU thread the
+    job was given (Snakemake's threads), else one per CPU of the machine."""
+    if pipeline["workers"] is not None:
+        return pipeline["workers"]
+    return threads if threads else (os.cpu_count() or 1)
 
 
 def method_params(cfg: dict, protocol: str, method: str) -> dict:

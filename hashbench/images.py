@@ -1,8 +1,9 @@
 """The deep methods' input: image sets that the training loop draws mini-batches from.
 
 ``ArrayImages``: in-memory images scaled to [0, 1], used as they are (the embedded protocols).
-``PipelineImages``: image files (or in-memory colour images) decoded on the fly by ``workers``
-loader processes through the released code's pipeline (``hashbench.config.pipeline_spec``):
+``PipelineImages``: image files, the protocol's image cache (``ImageCache``) or in-memory colour
+images, read by ``workers`` loader processes through the released code's pipeline
+(``hashbench.config.pipeline_spec``):
   training  resize to resize x resize, a random crop of crop x crop (``train_crop``:
             "random-resized", torchvision's RandomResizedCrop as in the released PyTorch code,
             default; or "random", a plain random crop as in the released Caffe code), random
@@ -12,6 +13,11 @@ loader processes through the released code's pipeline (``hashbench.config.pipeli
 Every random choice of the training pipeline is seeded by (run seed, iteration, position in the
 batch), so a run is reproducible whatever the number of workers. An image that fails to decode
 stops the run with its path.
+``ImageCache``: every image of a protocol decoded once and resized to resize x resize with the
+pipeline's own resize, stored as one uint8 (N, resize, resize, 3) .npy file and memory-mapped by
+each loader process. Reading a cached image gives the same pixels as decoding the file (the
+pipeline's resize of an image already at that size is the identity), so a run trains the same
+with or without the cache.
 """
 
 from __future__ import annotations
@@ -59,27 +65,93 @@ class ArrayImages:
             yield self._tensor(self.images[i:i + batch_size], device)
 
 
-class _Decoded(torch.utils.data.Dataset):
-    """Item ``key`` -> a normalised tensor; a key is an index (encoding) or (index, sample seed)."""
+class ImageCache:
+    """A protocol's resized images, uint8 (N, R, R, 3) in one .npy file, opened memory-mapped on first
+    use in each process (a loader worker receives the path, never the pixels)."""
 
-    def __init__(self, items: np.ndarray, transform, seeded: bool):
-        self.items, self.transform, self.seeded = items, transform, seeded
+    def __init__(self, path):
+        self.path, self._array = str(path), None
+
+    def __getstate__(self):
+        return {"path": self.path, "_array": None}
+
+    @property
+    def array(self) -> np.ndarray:
+        if self._array is None:
+            self._array = np.load(self.path, mmap_mode="r", allow_pickle=False)
+        return self._array
 
     def __len__(self):
-        return len(self.items)
+        return len(self.array)
+
+    def __getitem__(self, i: int) -> np.ndarray:
+        return np.asarray(self.array[i])
+
+
+def resized_image(path: str, resize: int) -> np.ndarray:
+    """One image file decoded and resized as the pipeline does it, uint8 (resize, resize, 3)."""
+    from torchvision import transforms as T
+
+    return np.array(T.Resize((resize, resize))(_Decoded.open(path)))
+
+
+class _Resized(torch.utils.data.Dataset):
+    def __init__(self, paths: np.ndarray, resize: int):
+        self.paths, self.resize = paths, resize
+
+    def __len__(self):
+        return len(self.paths)
+
+    def __getitem__(self, i):
+        return torch.from_numpy(resized_image(str(self.paths[i]), self.resize))
+
+
+def write_cache(paths: np.ndarray, resize: int, out, workers: int) -> None:
+    """Decode and resize every image of ``paths`` with ``workers`` loader processes into the
+    ImageCache file ``out``, written in place of a temporary file (never half-written)."""
+    from tqdm import tqdm
+
+    from hashbench.io import atomic_path
+
+    loader = torch.utils.data.DataLoader(_Resized(paths, resize), batch_size=64, num_workers=workers,
+                                         prefetch_factor=4 if workers else None)
+    with atomic_path(out) as tmp:
+        array = np.lib.format.open_memmap(tmp, mode="w+", dtype=np.uint8, shape=(len(paths), resize, resize, 3))
+        done = 0
+        for batch in tqdm(_reraise(loader), total=len(loader), desc="image cache", disable=None, mininterval=2.0):
+            array[done:done + len(batch)] = batch.numpy()
+            done += len(batch)
+        array.flush()
+        del array
+
+
+class _Decoded(torch.utils.data.Dataset):
+    """Item ``key`` -> a normalised tensor; a key is a position in ``rows`` (encoding) or (position,
+    sample seed). ``source[rows[i]]`` is an image path or an (H, W, 3) uint8 array."""
+
+    def __init__(self, source, rows: np.ndarray, transform, seeded: bool):
+        self.source, self.rows, self.transform, self.seeded = source, rows, transform, seeded
+
+    def __len__(self):
+        return len(self.rows)
+
+    @staticmethod
+    def open(path: str):
+        from PIL import Image
+
+        try:
+            with Image.open(path) as image:
+                return image.convert("RGB")
+        except Exception as exc:
+            raise HashbenchError(f"{path}: cannot read the image ({type(exc).__name__}: {exc})") from None
 
     def image(self, i: int):
         from PIL import Image
 
-        item = self.items[i]
+        item = self.source[int(self.rows[i])]
         if isinstance(item, np.ndarray):
             return Image.fromarray(item).convert("RGB")
-        item = str(item)
-        try:
-            with Image.open(item) as image:
-                return image.convert("RGB")
-        except Exception as exc:
-            raise HashbenchError(f"{item}: cannot read the image ({type(exc).__name__}: {exc})") from None
+        return self.open(str(item))
 
     def __getitem__(self, key):
         if not self.seeded:
@@ -91,15 +163,19 @@ class _Decoded(torch.utils.data.Dataset):
 
 
 class PipelineImages:
-    def __init__(self, items: np.ndarray, pipeline: dict):
-        self.items, self.pipeline = items, pipeline
+    """The images ``source[rows]``; ``source``: an array of paths, an ImageCache or an (N, H, W, 3)
+    uint8 array. ``pipeline["workers"]`` must be resolved to a number (``hashbench.config.workers``)."""
+
+    def __init__(self, source, pipeline: dict, rows: np.ndarray | None = None):
+        self.source, self.pipeline = source, pipeline
+        self.rows = np.arange(len(source)) if rows is None else rows
         self.channels, self.size = 3, (pipeline["crop"], pipeline["crop"])
 
     def __len__(self):
-        return len(self.items)
+        return len(self.rows)
 
     def __getitem__(self, index):
-        return PipelineImages(self.items[np.asarray(index)], self.pipeline)
+        return PipelineImages(self.source, self.pipeline, self.rows[np.asarray(index)])
 
     def _transforms(self, train: bool):
         from torchvision import transforms as T
@@ -116,7 +192,7 @@ class PipelineImages:
 
     def _loader(self, transform, seeded: bool, device, **kwargs):
         workers = self.pipeline["workers"]
-        return torch.utils.data.DataLoader(_Decoded(self.items, transform, seeded), num_workers=workers,
+        return torch.utils.data.DataLoader(_Decoded(self.source, self.rows, transform, seeded), num_workers=workers,
                                            pin_memory=torch.device(device).type == "cuda",
                                            persistent_workers=False, prefetch_factor=4 if workers else None, **kwargs)
 

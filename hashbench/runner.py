@@ -29,7 +29,7 @@ def train(spec: dict, data_dir, out_dir, threads: int | None = None) -> dict:
     data = splits.load(data_dir)
     method = registry.create(spec["method"], spec["bits"], spec["seed"], spec["params"])
     deep = method.input == "images"
-    features = data.images(spec["protocol_def"].get("pipeline")) if deep else data.features(
+    features = data.images(spec["protocol_def"].get("pipeline"), threads) if deep else data.features(
         spec["protocol_def"]["features"])
     if deep:
         import torch

@@ -7,10 +7,13 @@ Layout of ``data/<protocol>/``:
                      order (never grouped by class: index-stable tie-breaking would see the classes)
   split.json         protocol, seed, sizes, and the sha256 checksum of the split arrays and labels
   features-<kind>.npy  (N, D) float32 features for the shallow methods
+  images-<resize>.npy  image files only: every image decoded and resized once, uint8 (N, R, R, 3),
+                     read by the deep methods' loaders instead of the files (``hashbench.images``)
 """
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -20,7 +23,14 @@ from hashbench import config, io
 from hashbench.datasets import SOURCES
 from hashbench.errors import HashbenchError
 
+log = logging.getLogger("hashbench")
 SPLITS = ("query", "database", "train")
+IMAGE_CACHE = "images-{resize}.npy"
+
+
+def image_cache_path(directory, pipeline: dict | None) -> Path:
+    """Where a protocol's image cache lives, for its pipeline's resize size."""
+    return Path(directory) / IMAGE_CACHE.format(resize=config.pipeline_spec(pipeline)["resize"])
 
 
 def _draw(rng, pool: np.ndarray, labels: np.ndarray, part: dict, field: str) -> np.ndarray:
@@ -98,18 +108,46 @@ class ProtocolData:
     split: dict[str, np.ndarray]
     checksum: str
 
-    def images(self, pipeline: dict | None = None):
+    def images(self, pipeline: dict | None = None, threads: int | None = None):
         """The deep methods' input, an ``hashbench.images`` image set: with ``pipeline`` (and always
-        for image files) decoded, resized, cropped and normalised on the fly; otherwise the
+        for image files) resized, cropped and normalised on the fly by loader workers (their number
+        from ``threads``: ``hashbench.config.loader_workers``), image files read from the protocol's
+        image cache when the pipeline's ``cache`` is on and the cache is built; otherwise the
         in-memory images as float32 (N, C, H, W) scaled to [0, 1]."""
         from hashbench import images
 
         source = SOURCES[self.source]
         key = "paths" if source.files else "images"
         items = io.load_npz(self.directory / "dataset.npz", (key,))[key]
-        if source.files or pipeline is not None:
-            return images.PipelineImages(items, config.pipeline_spec(pipeline))
-        return images.ArrayImages(items, source.pixel_max)
+        if not source.files and pipeline is None:
+            return images.ArrayImages(items, source.pixel_max)
+        spec = config.pipeline_spec(pipeline)
+        spec["workers"] = config.loader_workers(spec, threads)
+        cache = image_cache_path(self.directory, spec)
+        if source.files and spec["cache"]:
+            if cache.exists():
+                items = images.ImageCache(cache)
+                if len(items) != len(self.labels):
+                    raise HashbenchError(f"{cache}: holds {len(items)} images, the protocol {len(self.labels)}; "
+                                         "delete it and re-run to rebuild it")
+            else:
+                log.warning("%s not built: decoding the image files (run the workflow's image_cache rule once)",
+                            cache)
+        return images.PipelineImages(items, spec)
+
+    def write_image_cache(self, pipeline: dict | None, threads: int | None) -> Path:
+        """Decode and resize every image file of the protocol once (its pipeline's resize size)."""
+        from hashbench import images
+
+        if not SOURCES[self.source].files:
+            raise HashbenchError(f"{self.directory}: source '{self.source}' holds its images in memory; "
+                                 "only image files are cached")
+        spec = config.pipeline_spec(pipeline)
+        paths = io.load_npz(self.directory / "dataset.npz", ("paths",))["paths"]
+        out = image_cache_path(self.directory, spec)
+        log.info("caching %d images at %dx%d in %s", len(paths), spec["resize"], spec["resize"], out)
+        images.write_cache(paths, spec["resize"], out, config.loader_workers(spec, threads))
+        return out
 
     def features(self, kind: str) -> np.ndarray:
         path = self.directory / f"features-{kind}.npy"
@@ -135,7 +173,7 @@ def load(directory) -> ProtocolData:
     return ProtocolData(directory, meta["source"], labels, split, actual)
 
 
-def write_features(directory, spec: dict) -> Path:
+def write_features(directory, spec: dict, threads: int | None = None) -> Path:
     """The shallow methods' features ``spec['features']`` of every item, zero-centred by the
     training-set mean: ``pixels`` (scaled to [0, 1]) or ``alexnet-fc7`` (4096-d fc7 activations of
     the ImageNet-pretrained AlexNet on the centre crop of the protocol's image pipeline)."""
@@ -151,7 +189,7 @@ def write_features(directory, spec: dict) -> Path:
     else:
         from hashbench.deep.features import alexnet_fc7
 
-        x = alexnet_fc7(data.images(spec.get("pipeline") or {}), spec.get("feature_weights"))
+        x = alexnet_fc7(data.images(spec.get("pipeline") or {}, threads), spec.get("feature_weights"))
     x -= x[data.split["train"]].mean(axis=0)
     path = directory / f"features-{kind}.npy"
     with io.atomic_path(path) as tmp:

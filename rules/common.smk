@@ -3,7 +3,8 @@ import re
 from pathlib import Path
 
 from hashbench import config as hbconfig
-from hashbench import registry
+from hashbench import registry, splits
+from hashbench.datasets import SOURCES
 from hashbench.errors import HashbenchError
 
 try:
@@ -20,6 +21,7 @@ wildcard_constraints:
     method=r"[A-Za-z0-9_.-]+",
     bits=r"\d+",
     seed=r"\d+",
+    resize=r"\d+",
 
 
 def source_files(wildcards):
@@ -57,6 +59,19 @@ def train_features(wildcards):
     if is_deep(wildcards.method):
         return []
     return f"data/{wildcards.protocol}/features-{CFG['protocol_defs'][wildcards.protocol]['features']}.npy"
+
+
+def image_cache(wildcards):
+    """The protocol's image cache, for image files with the pipeline's cache on; else nothing."""
+    spec = CFG["protocol_defs"][wildcards.protocol]
+    if not SOURCES[spec["source"]].files or not hbconfig.pipeline_spec(spec.get("pipeline"))["cache"]:
+        return []
+    return str(splits.image_cache_path(f"data/{wildcards.protocol}", spec.get("pipeline")))
+
+
+def train_images(wildcards):
+    """A deep method reads the protocol's image cache (when it has one)."""
+    return image_cache(wildcards) if is_deep(wildcards.method) else []
 
 
 def existing_if_partial(paths):

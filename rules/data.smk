@@ -19,6 +19,25 @@ rule prepare_split:
         "--out {params.out} > {log} 2>&1"
 
 
+rule image_cache:
+    """Every image file of a protocol decoded and resized once (uint8 .npy), read by all deep runs."""
+    input:
+        **rules.prepare_split.output,
+    output:
+        f"data/{{protocol}}/{splits.IMAGE_CACHE}",
+    params:
+        spec=protocol_json,
+        data=subpath(input.meta, parent=True),
+    threads: 4
+    log:
+        "logs/image_cache/{protocol}-{resize}.log",
+    conda:
+        ENV
+    shell:
+        "python -m hashbench cache-images --data {params.data} --spec {params.spec:q} --threads {threads} "
+        "> {log} 2>&1"
+
+
 rule features:
     """Features the shallow methods read: pixels, scaled and zero-centred by the training mean."""
     input:
@@ -33,10 +52,13 @@ rule features:
     conda:
         ENV
     shell:
-        "python -m hashbench features --data {params.data} --spec {params.spec:q} > {log} 2>&1"
+        "python -m hashbench features --data {params.data} --spec {params.spec:q} --threads {threads} > {log} 2>&1"
 
 
 use rule features as cnn_features with:
+    input:
+        **rules.prepare_split.output,
+        cache=image_cache,
     output:
         "data/{protocol}/features-alexnet-fc7.npy",
     threads: 4

@@ -4,6 +4,7 @@ rule train:
     input:
         **rules.prepare_split.output,
         features=train_features,
+        images=train_images,
     output:
         codes=f"{run_dir(deep=False)}/codes.npz",
         run=f"{run_dir(deep=False)}/run.json",

@@ -1,10 +1,12 @@
 """The image pipeline of the image-file protocols: seeded augmentation, crops, errors, fc7 features."""
 
+import json
+
 import numpy as np
 import pytest
 import torch
 
-from hashbench import images, registry, splits
+from hashbench import images, io, registry, splits
 from hashbench.deep.loop import Batches
 from hashbench.errors import HashbenchError
 from image_fixtures import PREFIX, released_lists
@@ -41,6 +43,48 @@ def test_training_batches_are_the_same_whatever_the_number_of_workers(toy_data):
     assert not torch.equal(serial[0][1], serial[1][1])
 
 
+def test_the_image_cache_gives_the_same_batches_as_the_files(toy_data, tmp_path):
+    """Built once by ``hashbench cache-images``; the loaders read it instead of decoding the files,
+    and the pipeline's resize of a cached image is the identity, so training and encoding see the
+    same pixels. Without ``cache`` (or before it is built) the files are decoded."""
+    import shutil
+    import subprocess
+    import sys
+
+    root, spec, data = toy_data
+    shutil.copytree(root / "data", tmp_path / "data")
+    cached_dir = tmp_path / "data"
+    out = subprocess.run([sys.executable, "-m", "hashbench", "cache-images", "--data", str(cached_dir), "--spec",
+                          json.dumps(spec), "--threads", "2"], capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+    cache = cached_dir / "images-72.npy"
+    assert splits.image_cache_path(cached_dir, spec["pipeline"]) == cache
+    array = np.load(cache, mmap_mode="r")
+    assert array.shape == (len(data.labels), 72, 72, 3) and array.dtype == np.uint8
+    cached_data = splits.load(cached_dir)
+    source = cached_data.images(spec["pipeline"])
+    assert isinstance(source.source, images.ImageCache)
+    assert isinstance(cached_data.images({**spec["pipeline"], "cache": False}).source, np.ndarray)
+    for (i0, x0), (i1, x1) in zip(batches(data, spec["pipeline"]), batches(cached_data, spec["pipeline"])):
+        np.testing.assert_array_equal(i0, i1)
+        torch.testing.assert_close(x0, x1, rtol=0, atol=0)
+    files = next(data.images(spec["pipeline"]).encode_batches(8, "cpu"))
+    torch.testing.assert_close(next(source.encode_batches(8, "cpu")), files, rtol=0, atol=0)
+    with io.atomic_path(cache) as tmp:  # a cache that does not match the protocol (a new file: the old is mapped)
+        np.save(tmp, array[:3])
+    with pytest.raises(HashbenchError, match="images-72.npy: holds 3 images"):
+        cached_data.images(spec["pipeline"])
+
+
+def test_loader_workers_follow_the_jobs_threads():
+    from hashbench import config
+
+    pipeline = config.pipeline_spec(None)
+    assert config.loader_workers(pipeline, 6) == 6
+    assert config.loader_workers({**pipeline, "workers": 0}, 6) == 0
+    assert config.loader_workers(pipeline, None) >= 1
+
+
 def test_encoding_uses_the_centre_crop_or_ten_crops(toy_data):
     _, spec, data = toy_data
     centre = next(data.images(spec["pipeline"]).encode_batches(5, "cpu"))
@@ -54,8 +98,8 @@ def test_a_corrupt_image_found_during_training_stops_the_run_with_its_path(toy_d
     source = data.images({**spec["pipeline"], "workers": 1})
     broken = tmp_path / "broken.jpg"
     broken.write_bytes(b"garbage")
-    source.items = source.items.astype(object)  # room for a longer path
-    source.items[data.split["train"][0]] = str(broken)
+    source.source = source.source.astype(object)  # room for a longer path
+    source.source[data.split["train"][0]] = str(broken)
     method = registry.create("HashNet", 8, 0, {"iterations": 30, "batch_size": 8})
     with pytest.raises(HashbenchError) as err:
         method.fit(source[data.split["train"]], data.labels[data.split["train"]])

@@ -31,6 +31,7 @@ def test_dry_run_of_the_paper_config_lists_every_table_job(tmp_path, cli_env):
     stats = dict(re.findall(r"^(\w+)\s+(\d+)$", text, re.M))
     assert int(stats["train"]) + int(stats["train_gpu"]) == int(stats["evaluate"]) == 168
     assert stats["train_gpu"] == str(3 * 6 * 4) and stats["cnn_features"] == "3"  # deep jobs ask for a GPU
+    assert stats["image_cache"] == "3"  # each protocol's images decoded once, for every deep job
 
 
 def test_smoke_run_of_an_image_list_protocol_gives_codes_metrics_and_a_table_row(tmp_path, cli_env):
@@ -54,6 +55,7 @@ def test_smoke_run_of_an_image_list_protocol_gives_codes_metrics_and_a_table_row
         metrics = json.loads((run / "metrics.json").read_text())
         assert (run / "codes.npz").is_file() and metrics["n_queries"] == 6 and 0 <= metrics["map"] <= 1
     assert json.loads((tmp_path / "results/runs/toy/ITQ/8bits/seed0/run.json").read_text())["features"] == "alexnet-fc7"
+    assert (tmp_path / "data/toy/images-72.npy").is_file()  # built once; the features and HashNet read it
     with open(tmp_path / "results/table1.csv", newline="") as fh:
         rows = {r["method"]: r for r in csv.DictReader(fh)}
     assert set(rows) == {"HashNet", "ITQ"} and float(rows["HashNet"]["toy/8bits/map_mean"]) >= 0

@@ -41,7 +41,13 @@ def _cache_images(args):
 def _train(args):
     from hashbench import runner
 
-    runner.train(args.spec, args.data, args.out, args.threads)
+    runner.train(args.spec, args.data, args.out, args.threads, args.selection)
+
+
+def _select(args):
+    from hashbench import selection
+
+    selection.select(args.spec, args.data, args.out, args.threads)
 
 
 def _evaluate(args):
@@ -105,7 +111,16 @@ def parser() -> argparse.ArgumentParser:
     s.add_argument("--data", required=True)
     s.add_argument("--out", required=True)
     s.add_argument("--threads", type=int, default=None, help="CPU threads for deep methods (torch and the image loader processes)")
+    s.add_argument("--selection", default=None, help="a selection.json whose chosen hyperparameters the run uses")
     s.set_defaults(func=_train)
+
+    s = sub.add_parser("select", help="choose a method's hyperparameters from a grid on a validation hold-out")
+    s.add_argument("--spec", required=True, type=_json_arg,
+                   help="the selection spec as JSON (hashbench.config.selection_spec)")
+    s.add_argument("--data", required=True)
+    s.add_argument("--out", required=True, help="the selection.json to write")
+    s.add_argument("--threads", type=int, default=None, help="CPU threads for deep methods")
+    s.set_defaults(func=_select)
 
     s = sub.add_parser("evaluate", help="compute every metric of a stored run")
     s.add_argument("--run", required=True)

@@ -65,8 +65,17 @@ def validate(config: dict) -> dict:
     if cfg["figures"]["seed"] is not None and cfg["figures"]["seed"] not in cfg["seeds"]:
         raise HashbenchError(f"config field 'figures.seed': seed {cfg['figures']['seed']} is not among seeds "
                              f"{cfg['seeds']}")
-    if cfg["figures"]["bits"] is not None and cfg["figures"]["bits"] not in cfg["bits"]:
-        raise HashbenchError(f"config field 'figures.bits': {cfg['figures']['bits']} is not among bits {cfg['bits']}")
+    for block in ("figures", "selection"):
+        if cfg[block]["bits"] is not None and cfg[block]["bits"] not in cfg["bits"]:
+            raise HashbenchError(f"config field '{block}.bits': {cfg[block]['bits']} is not among bits {cfg['bits']}")
+    if cfg["selection"]["seed"] is not None and cfg["selection"]["seed"] not in cfg["seeds"]:
+        raise HashbenchError(f"config field 'selection.seed': seed {cfg['selection']['seed']} is not among seeds "
+                             f"{cfg['seeds']}")
+    for name, grid in cfg["selection"]["grid"].items():
+        method = registry.get(name, field=f"selection.grid.{name}")
+        for param, values in grid.items():
+            for i, value in enumerate(values):
+                method.check_params({param: value}, field=f"selection.grid.{name}.{param}[{i}]")
     for field, params in [("method_params", cfg["method_params"])] + [
             (f"protocol_defs.{p}.method_params", spec.get("method_params", {})) for p, spec in cfg["protocol_defs"].items()]:
         for name, values in params.items():
@@ -164,6 +173,24 @@ def tables_spec(cfg: dict) -> dict:
     }
 
 
+def _at_bits(cfg: dict, block: str) -> int:
+    """The code length a figure or a selection is made at: the block's ``bits``, else 64 if configured,
+    else the longest."""
+    bits = cfg[block]["bits"]
+    return bits if bits is not None else (64 if 64 in cfg["bits"] else max(cfg["bits"]))
+
+
+def selection_spec(cfg: dict, protocol: str, method: str) -> dict | None:
+    """What choosing ``method``'s hyperparameters on ``protocol`` depends on (``hashbench.selection``),
+    or None when the config gives the method no grid."""
+    grid = cfg["selection"]["grid"].get(method)
+    if not grid:
+        return None
+    seed = cfg["selection"]["seed"]
+    return {**run_spec(cfg, protocol, method, _at_bits(cfg, "selection"), cfg["seeds"][0] if seed is None else seed),
+            "grid": grid, "validation": cfg["selection"]["validation"], "topk": cfg["protocol_defs"][protocol]["topk"]}
+
+
 def figures_spec(cfg: dict, protocol: str) -> dict:
     """What one protocol's figures are drawn from: at_bits (figures.bits, else 64 if configured, else the
     longest), seed (figures.seed, else the first configured) and the configured deep methods among
@@ -171,7 +198,7 @@ def figures_spec(cfg: dict, protocol: str) -> dict:
     from hashbench import registry
 
     fig = cfg["figures"]
-    at_bits = fig["bits"] if fig["bits"] is not None else (64 if 64 in cfg["bits"] else max(cfg["bits"]))
+    at_bits = _at_bits(cfg, "figures")
     deep = [m for m in fig["methods"] if m in cfg["methods"] and registry.get(m).input == "images"]
     return {
         "protocol": protocol, "methods": cfg["methods"], "bits": cfg["bits"],

@@ -23,20 +23,41 @@ def _check_codes(codes, n_rows: int, n_bits: int, what: str) -> np.ndarray:
     return codes.astype(np.int8)
 
 
-def train(spec: dict, data_dir, out_dir, threads: int | None = None) -> dict:
-    """Fit the method on the training split, encode queries and database, store codes and run.json."""
-    out_dir = Path(out_dir)
-    data = splits.load(data_dir)
-    method = registry.create(spec["method"], spec["bits"], spec["seed"], spec["params"])
-    deep = method.input == "images"
-    features = data.images(spec["protocol_def"].get("pipeline"), threads) if deep else data.features(
-        spec["protocol_def"]["features"])
-    if deep:
+def method_and_inputs(spec: dict, data: splits.ProtocolData, params: dict, threads: int | None):
+    """The run's method with ``params`` and what it reads: the protocol's images (deep methods, with
+    torch on ``threads`` threads) or its features."""
+    method = registry.create(spec["method"], spec["bits"], spec["seed"], params)
+    if method.input != "images":
+        return method, data.features(spec["protocol_def"]["features"])
+    if threads:
         import torch
 
+        torch.set_num_threads(threads)
+    return method, data.images(spec["protocol_def"].get("pipeline"), threads)
+
+
+def chosen_params(spec: dict, selection_path) -> tuple[dict, dict]:
+    """The run's hyperparameters with those chosen on the validation hold-out (``hashbench.selection``)
+    in place, and what run.json records of the choice."""
+    if selection_path is None:
+        return spec["params"], {}
+    chosen = io.read_json(selection_path)
+    if (chosen.get("protocol"), chosen.get("method")) != (spec["protocol"], spec["method"]):
+        raise HashbenchError(f"{selection_path}: a selection for ({chosen.get('protocol')}, {chosen.get('method')}), "
+                             f"not ({spec['protocol']}, {spec['method']})")
+    return {**spec["params"], **chosen["chosen"]}, {"file": str(selection_path), **chosen}
+
+
+def train(spec: dict, data_dir, out_dir, threads: int | None = None, selection=None) -> dict:
+    """Fit the method on the training split, encode queries and database, store codes and run.json;
+    with ``selection`` (a selection.json) the hyperparameters chosen there replace the configured ones."""
+    out_dir = Path(out_dir)
+    data = splits.load(data_dir)
+    params, selected = chosen_params(spec, selection)
+    method, features = method_and_inputs(spec, data, params, threads)
+    deep = method.input == "images"
+    if deep:
         method.checkpoint_path = out_dir / "checkpoint.pt"
-        if threads:
-            torch.set_num_threads(threads)
     train_idx = data.split["train"]
     log.info("fitting %s (%d bits, seed %d) on %d training items of %s", spec["method"], spec["bits"],
              spec["seed"], train_idx.size, spec["protocol"])
@@ -74,6 +95,7 @@ def train(spec: dict, data_dir, out_dir, threads: int | None = None) -> dict:
         "loss_history": history,
         "device": getattr(method, "device_", "cpu"),
         "diagnostics": getattr(method, "diagnostics_", {}),
+        "selection": selected,
         "hashbench_version": __version__,
         "python": platform.python_version(),
         "numpy": np.__version__,

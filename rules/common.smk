@@ -14,6 +14,7 @@ except HashbenchError as exc:
 
 ENV = "../environment.yml"
 RUN_DIR = "results/runs/{protocol}/{method}/{bits}bits/seed{seed}"
+SELECTION = "results/selection/{protocol}/{method}.json"
 
 
 wildcard_constraints:
@@ -37,6 +38,21 @@ def protocol_json(wildcards):
 def run_json(wildcards):
     spec = hbconfig.run_spec(CFG, wildcards.protocol, wildcards.method, int(wildcards.bits), int(wildcards.seed))
     return json.dumps(spec, sort_keys=True)
+
+
+def selection_json(wildcards):
+    return json.dumps(hbconfig.selection_spec(CFG, wildcards.protocol, wildcards.method), sort_keys=True)
+
+
+def selection_input(wildcards):
+    """The selection.json of a method the config gives a grid (``selection.grid``); else nothing."""
+    if hbconfig.selection_spec(CFG, wildcards.protocol, wildcards.method) is None:
+        return []
+    return SELECTION.format(protocol=wildcards.protocol, method=wildcards.method)
+
+
+def selection_arg(wildcards, input):
+    return f"--selection {input.selection}" if input.selection else ""
 
 
 def eval_json(wildcards):

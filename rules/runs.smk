@@ -1,3 +1,27 @@
+rule select:
+    """Choose a method's hyperparameters from its selection.grid on a validation hold-out of the
+    training split, once per protocol; every run of the method there trains with the choice."""
+    input:
+        **rules.prepare_split.output,
+        features=train_features,
+        images=train_images,
+    output:
+        SELECTION,
+    params:
+        spec=selection_json,
+        data=subpath(input.meta, parent=True),
+    threads: 2
+    resources:
+        gpu=lambda wildcards: int(is_deep(wildcards.method)),
+    log:
+        "logs/select/{protocol}/{method}.log",
+    conda:
+        ENV
+    shell:
+        "python -m hashbench select --spec {params.spec:q} --data {params.data} --out {output} "
+        "--threads {threads} > {log} 2>&1"
+
+
 rule train:
     """Fit one (protocol, method, bits, seed) run of a shallow method; store its codes, timings and
     loss history."""
@@ -5,6 +29,7 @@ rule train:
         **rules.prepare_split.output,
         features=train_features,
         images=train_images,
+        selection=selection_input,
     output:
         codes=f"{run_dir(deep=False)}/codes.npz",
         run=f"{run_dir(deep=False)}/run.json",
@@ -12,6 +37,7 @@ rule train:
         spec=run_json,
         data=subpath(input.meta, parent=True),
         out=subpath(output.run, parent=True),
+        selection=selection_arg,
     threads: 1
     log:
         "logs/train/{protocol}/{method}/{bits}bits/seed{seed}.log",
@@ -19,7 +45,7 @@ rule train:
         ENV
     shell:
         "python -m hashbench train --spec {params.spec:q} --data {params.data} --out {params.out} "
-        "--threads {threads} > {log} 2>&1"
+        "--threads {threads} {params.selection} > {log} 2>&1"
 
 
 use rule train as train_gpu with:

@@ -23,6 +23,11 @@ def test_default_config_is_valid(default_config):
     ({"method_params": {"ITQ": {"iterations": 3}}}, "method_params.ITQ: method 'ITQ' has no hyperparameter 'iterations'"),
     ({"evaluation": {"no_relevant": "skip"}}, "config field 'evaluation.no_relevant': 'skip' is not one of"),
     ({"colour": "red"}, "Additional properties are not allowed ('colour' was unexpected)"),
+    ({"selection": {"grid": {"FOO": {"lr": [0.1]}}}}, "config field 'selection.grid.FOO': unknown method 'FOO'"),
+    ({"selection": {"grid": {"DHN": {"rate": [0.1]}}}}, "selection.grid.DHN.rate[0]: method 'DHN' has no hyperparameter 'rate'"),
+    ({"selection": {"grid": {"DHN": {"lr": []}}}}, "config field 'selection.grid.DHN.lr': [] should be non-empty"),
+    ({"selection": {"validation": 1.5}}, "config field 'selection.validation': 1.5 is greater than or equal to the maximum"),
+    ({"selection": {"bits": 24}}, "config field 'selection.bits': 24 is not among bits"),
 ])
 def test_bad_config_names_the_field(default_config, change, message):
     with pytest.raises(HashbenchError) as info:

@@ -32,6 +32,29 @@ def test_dry_run_of_the_paper_config_lists_every_table_job(tmp_path, cli_env):
     assert int(stats["train"]) + int(stats["train_gpu"]) == int(stats["evaluate"]) == 168
     assert stats["train_gpu"] == str(3 * 6 * 4) and stats["cnn_features"] == "3"  # deep jobs ask for a GPU
     assert stats["image_cache"] == "3"  # each protocol's images decoded once, for every deep job
+    assert stats["select"] == str(3 * 3)  # the baselines' learning rate, once per protocol
+
+
+def test_the_pytorch_solver_file_merges_over_the_paper_config():
+    """As ``snakemake --configfile config/paper.yaml config/solver-pytorch.yaml`` merges them."""
+    from snakemake.utils import update_config
+
+    from hashbench import config
+
+    paper = yaml.safe_load((ROOT / "config" / "paper.yaml").read_text())
+    caffe = config.validate(paper)
+    update_config(paper, yaml.safe_load((ROOT / "config" / "solver-pytorch.yaml").read_text()))
+    pytorch = config.validate(paper)
+    for protocol in caffe["protocols"]:
+        for method in ("HashNet", "HashNet-W", "HashNet-C", "DHN", "DNNH", "CNNH"):
+            before, after = (config.method_params(c, protocol, method) for c in (caffe, pytorch))
+            assert (before["lr"], before["batch_size"], before["nesterov"]) == (0.0002, 512, False)
+            assert (after["lr"], after["batch_size"], after["nesterov"]) == (0.0003, 72, True)
+            assert {k: v for k, v in after.items() if k not in ("lr", "batch_size", "nesterov")} == {
+                k: v for k, v in before.items() if k not in ("lr", "batch_size", "nesterov")}
+        assert caffe["protocol_defs"][protocol]["pipeline"] == {"train_crop": "random"}
+        assert pytorch["protocol_defs"][protocol]["pipeline"] == {"train_crop": "random-resized", "ten_crop": True}
+    assert config.method_params(pytorch, "imagenet100", "HashNet")["similar_weight"] == 100
 
 
 def test_smoke_run_of_an_image_list_protocol_gives_codes_metrics_and_a_table_row(tmp_path, cli_env):

@@ -20,6 +20,7 @@ TINY = {
     "seeds": [0, 1],
     "method_params": {"ITQ": {"n_iter": 50}, "HashNet": {"iterations": 20, "checkpoint_every": 5}},
     "figures": {"tsne_points": 100},
+    "selection": {"grid": {"HashNet": {"lr": [0.001, 0.01]}}},
 }
 
 
@@ -74,6 +75,23 @@ def test_every_run_stores_codes_metadata_and_all_metrics(workflow_run):
     # ITQ and LSH beat thresholding raw coordinates, and more bits help ITQ
     table = {r["method"]: r for r in read_table(workdir / "results/table1.csv")}
     assert float(table["ITQ"]["digits/16bits/map_mean"]) > float(table["COORD"]["digits/16bits/map_mean"])
+
+
+def test_a_method_with_a_grid_trains_with_the_value_chosen_on_the_validation_hold_out(workflow_run):
+    """Rule select runs once per (protocol, method) at the longest length and the first seed; every
+    run of the method then trains with the choice and records it."""
+    workdir, _ = workflow_run
+    chosen = json.loads((workdir / "results/selection/digits/HashNet.json").read_text())
+    assert (chosen["bits"], chosen["seed"]) == (16, 0) and [s["params"] for s in chosen["scores"]] == [
+        {"lr": 0.001}, {"lr": 0.01}]
+    best = max(chosen["scores"], key=lambda s: s["map"])
+    assert chosen["chosen"] == best["params"] and 0 < chosen["validation"]["items"] < 1000
+    for bits in (8, 16):
+        for seed in (0, 1):
+            run = json.loads((workdir / f"results/runs/digits/HashNet/{bits}bits/seed{seed}/run.json").read_text())
+            assert run["params"]["lr"] == chosen["chosen"]["lr"] and run["selection"]["chosen"] == chosen["chosen"]
+    assert json.loads((workdir / "results/runs/digits/LSH/8bits/seed0/run.json").read_text())["selection"] == {}
+    assert not (workdir / "results/selection/digits/LSH.json").exists()
 
 
 def test_rerun_has_nothing_to_do_and_codes_are_reproducible(workflow_run):

@@ -15,7 +15,8 @@ Hooks a subclass may override (tensors are torch tensors; torch is imported lazi
 Training hyperparameters (shared): backbone, pretrained, weights, iterations, batch_size, lr (of
 the backbone; the hash layer learns ``head_lr_mult`` times faster: by default 10 with a pretrained
 backbone, as in the released code, and 1 when the backbone trains from scratch, where the 10x head
-destabilises training on the embedded protocols), momentum 0.9 with Nesterov,
+destabilises training on the embedded protocols), momentum 0.9 with Nesterov (``nesterov``: the
+released PyTorch code; false for the released Caffe solver's plain momentum),
 weight_decay 5e-4, lr_step / lr_gamma (step decay), checkpoint_every, device ("auto": cuda if
 available, else cpu), as in the released HashNet code; the iteration count and batch size
 defaults are sized for the embedded protocols.
@@ -35,7 +36,7 @@ class DeepHashMethod(HashMethod):
     prepared: tuple[str, ...] = ()
 
     def __init__(self, n_bits=32, seed=0, backbone="smallcnn", pretrained=False, weights=None, iterations=600,
-                 batch_size=64, lr=0.01, head_lr_mult=None, momentum=0.9, weight_decay=5e-4, lr_step=200,
+                 batch_size=64, lr=0.01, head_lr_mult=None, momentum=0.9, nesterov=True, weight_decay=5e-4, lr_step=200,
                  lr_gamma=0.5, checkpoint_every=100, device="auto"):
         super().__init__(n_bits, seed)
         self.backbone = backbone
@@ -46,6 +47,7 @@ class DeepHashMethod(HashMethod):
         self.lr = lr
         self.head_lr_mult = head_lr_mult
         self.momentum = momentum
+        self.nesterov = nesterov
         self.weight_decay = weight_decay
         self.lr_step = lr_step
         self.lr_gamma = lr_gamma
@@ -90,6 +92,8 @@ class DeepHashMethod(HashMethod):
         require_int("checkpoint_every", self.checkpoint_every, 1)
         if self.head_lr_mult is not None and not self.head_lr_mult > 0:
             raise HashbenchError(f"head_lr_mult: expected a positive number or null, got {self.head_lr_mult!r}")
+        if not isinstance(self.nesterov, bool):
+            raise HashbenchError(f"nesterov: expected true or false, got {self.nesterov!r}")
         if self.device not in ("auto", "cpu", "cuda"):
             raise HashbenchError(f"device: expected 'auto', 'cpu' or 'cuda', got {self.device!r}")
         train(self, X, np.asarray(Y, dtype=np.float32))

@@ -1,0 +1,68 @@
+"""Hyperparameters chosen on a validation hold-out of the training split (HashNet Sec. 4.1: "we
+cross-validate the learning rate from 1e-5 to 1e-3 with a multiplicative step-size 10^(1/2)").
+
+For one (protocol, method), at one code length and seed (config block ``selection``): a seeded
+``validation`` share of the training split is held out; every combination of the grid's values is
+trained on the rest, the held-out items are encoded as queries and the rest of the training split as
+the database, and each combination is scored by the MAP@R of the protocol (R at most the size of
+that database). The best score wins; ties go to the combination listed first. selection.json
+records every score and the choice; every run of the method on the protocol then trains with it
+(``hashbench.runner.chosen_params``) and its run.json says so. The test split is never read.
+"""
+
+from __future__ import annotations
+
+import itertools
+import logging
+import time
+from pathlib import Path
+
+import numpy as np
+
+from hashbench import io, splits
+from hashbench.errors import HashbenchError
+from hashbench.metrics import evaluate
+
+log = logging.getLogger("hashbench")
+
+
+def holdout(train: np.ndarray, fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """(fit, validation): the training split less a seeded random ``fraction`` of it, and that fraction."""
+    n_val = int(round(fraction * train.size))
+    if not 1 <= n_val < train.size - 1:
+        raise HashbenchError(f"selection.validation: {fraction} of {train.size} training items leaves no "
+                             "validation or no training items")
+    order = np.random.default_rng([seed, 0x5E1EC7]).permutation(train.size)
+    return np.sort(train[order[n_val:]]), np.sort(train[order[:n_val]])
+
+
+def candidates(grid: dict) -> list[dict]:
+    """Every combination of the grid's values, in the order the grid lists them."""
+    names = list(grid)
+    return [dict(zip(names, values)) for values in itertools.product(*(grid[name] for name in names))]
+
+
+def select(spec: dict, data_dir, out_path, threads: int | None = None) -> dict:
+    """Score every candidate of ``spec`` (``hashbench.config.selection_spec``) and write selection.json."""
+    from hashbench.runner import method_and_inputs
+
+    data = splits.load(data_dir)
+    fit_idx, val_idx = holdout(data.split["train"], spec["validation"], spec["seed"])
+    topk = min(spec["topk"], fit_idx.size)
+    scores = []
+    for params in candidates(spec["grid"]):
+        start = time.perf_counter()
+        method, features = method_and_inputs(spec, data, {**spec["params"], **params}, threads)
+        method.fit(features[fit_idx], data.labels[fit_idx])
+        query, database = method.encode(features[val_idx]), method.encode(features[fit_idx])
+        value = evaluate(query, database, data.labels[val_idx], data.labels[fit_idx], topk, precision_at=())["map"]
+        scores.append({"params": params, "map": float(value), "seconds": time.perf_counter() - start})
+        log.info("%s on %s, %s: validation MAP@%d %.4f", spec["method"], spec["protocol"], params, topk, value)
+    best = max(range(len(scores)), key=lambda i: (scores[i]["map"], -i))
+    record = {"protocol": spec["protocol"], "method": spec["method"], "bits": spec["bits"], "seed": spec["seed"],
+              "grid": spec["grid"], "validation": {"fraction": spec["validation"], "items": int(val_idx.size),
+                                                   "topk": topk, "split_checksum": data.checksum},
+              "scores": scores, "chosen": scores[best]["params"]}
+    log.info("chosen: %s", record["chosen"])
+    io.write_json(Path(out_path), record)
+    return record

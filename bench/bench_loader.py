@@ -24,8 +24,11 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from hashbench import images, splits
+from hashbench import layout
+from hashbench.data import splits
+from hashbench.deep import images
 from hashbench.deep.loop import Batches
+from hashbench.stages.features import write_image_cache
 
 
 def synthetic_jpegs(root: Path, n: int, classes: int = 10) -> dict:
@@ -59,8 +62,8 @@ def rate(n: int, run) -> float:
 
 
 def training_rate(source, batch: int, iterations: int) -> float:
-    drawn = Batches(np.random.default_rng(0), len(source), batch, 0, iterations)
-    return rate(batch * iterations, lambda: [x for _, x in source.train_batches(drawn, 0, "cpu")])
+    drawn = Batches(np.random.default_rng(0), len(source), batch, 0, iterations, seed=0)
+    return rate(batch * iterations, lambda: [x for _, x in source.train_batches(drawn, "cpu")])
 
 
 def encoding_rate(source, batch: int) -> float:
@@ -105,13 +108,14 @@ def main() -> None:
                 "labels": "single", "topk": 100, "seed": 0}
         splits.prepare("bench", spec, root / "data")
         data = splits.load(root / "data")
+        cache = root / "data" / layout.image_cache_file(256)
         print(f"cache build (decode + resize 256 once), {max(args.workers)} workers: "
-              f"{rate(len(data.labels), lambda: data.write_image_cache(None, max(args.workers))):.0f} images/s, "
-              f"{splits.image_cache_path(root / 'data', None).stat().st_size / 2**20:.0f} MiB")
+              f"{rate(len(data.labels), lambda: write_image_cache(root / 'data', spec, cache, max(args.workers))):.0f}"
+              f" images/s, {cache.stat().st_size / 2**20:.0f} MiB")
         print(f"{'pipeline':10s} {'workers':>7s} {'files img/s':>12s} {'cache img/s':>12s} {'cache/files':>12s}")
         for workers in args.workers:
             pipeline = {"workers": workers}
-            files, cached = data.images({**pipeline, "cache": False}), data.images(pipeline)
+            files, cached = data.pipeline_images({**pipeline, "cache": False}), data.pipeline_images(pipeline)
             assert isinstance(cached.source, images.ImageCache)
             for name, measure in (("training", lambda s: training_rate(s, args.batch, args.iterations)),
                                   ("encoding", lambda s: encoding_rate(s, 256))):

@@ -5,16 +5,26 @@ arguments stored under the same attribute names, ``fit(X, Y)`` returning ``self`
 state in attributes ending in ``_``, and ``encode(X)`` returning {-1,+1} int8 codes. ``X`` is an
 (n, D) float array of the protocol's features; ``Y`` an (n, C) 0/1 label matrix (ignored by
 unsupervised methods). A method may fill ``loss_history_`` with one float per iteration.
+
+``is_deep`` is the one answer to "is this a deep method?": a deep method
+(``hashbench.deep.base.DeepHashMethod``) reads the protocol's images instead of its features and
+takes the GPU in the workflow. The run hooks below (``inputs``, ``start_run``, ``encode_database``,
+``log_loss_history``, ``end_run``) are what ``hashbench.stages.train`` calls around fit and encode;
+the deep base overrides them for threads, checkpoints and continuous outputs.
 """
 
 from __future__ import annotations
 
 import inspect
+import logging
+from pathlib import Path
 from typing import ClassVar
 
 import numpy as np
 
 from hashbench.errors import HashbenchError
+
+log = logging.getLogger("hashbench")
 
 
 def require_int(name: str, value, low: int, high: int | None = None, what: str = "") -> None:
@@ -39,8 +49,7 @@ def sign(x: np.ndarray) -> np.ndarray:
 class HashMethod:
     name: ClassVar[str]
     supervised: ClassVar[bool] = False
-    uses_gpu: ClassVar[bool] = False
-    input: ClassVar[str] = "features"  # or "images" (deep methods)
+    is_deep: ClassVar[bool] = False
 
     def __init__(self, n_bits: int = 32, seed: int = 0):
         self.n_bits = n_bits
@@ -75,3 +84,24 @@ class HashMethod:
 
     def encode(self, X: np.ndarray) -> np.ndarray:
         raise NotImplementedError
+
+    # --- run hooks (hashbench.stages.train) ----------------------------------------------------
+    def inputs(self, data, protocol_def: dict, threads: int | None):
+        """What the method fits and encodes, from a prepared protocol (``hashbench.data.splits``)."""
+        return data.features(protocol_def["features"])
+
+    def start_run(self, out_dir: Path) -> None:
+        """Called before ``fit`` with the run's folder."""
+
+    def encode_database(self, X) -> tuple[np.ndarray, dict[str, dict[str, np.ndarray]]]:
+        """The database codes, and the other arrays of the database the run stores
+        ({file name in the run folder: {array name: array}})."""
+        return self.encode(X), {}
+
+    def log_loss_history(self, history: list) -> None:
+        """Log the loss history after ``fit`` (one line per iteration)."""
+        for i, value in enumerate(history):
+            log.info("iteration %d loss %.6g", i + 1, value)
+
+    def end_run(self, out_dir: Path) -> None:
+        """Called once run.json is written."""

@@ -21,52 +21,52 @@ def _json_arg(text: str) -> dict:
 
 
 def _prepare(args):
-    from hashbench import splits
+    from hashbench.data import splits
 
     splits.prepare(args.protocol, args.spec, args.out)
 
 
 def _features(args):
-    from hashbench import splits
+    from hashbench.stages import features
 
-    splits.write_features(args.data, args.spec, args.threads)
+    features.write_features(args.data, args.spec, args.out, args.threads)
 
 
 def _cache_images(args):
-    from hashbench import splits
+    from hashbench.stages import features
 
-    splits.load(args.data).write_image_cache(args.spec.get("pipeline"), args.threads)
+    features.write_image_cache(args.data, args.spec, args.out, args.threads)
 
 
 def _train(args):
-    from hashbench import runner
+    from hashbench.stages import train
 
-    runner.train(args.spec, args.data, args.out, args.threads, args.selection)
+    train.train(args.spec, args.data, args.out, args.threads, args.selection)
 
 
 def _select(args):
-    from hashbench import selection
+    from hashbench.stages import select
 
-    selection.select(args.spec, args.data, args.out, args.threads)
+    select.select(args.spec, args.data, args.out, args.threads)
 
 
 def _evaluate(args):
-    from hashbench import runner
+    from hashbench.stages import evaluate
 
-    runner.evaluate(args.run, args.data, args.spec, args.out)
+    evaluate.evaluate(args.run, args.data, args.spec, args.out)
 
 
 def _tables(args):
-    from hashbench import tables
+    from hashbench.stages import tables
 
-    tables.build({**args.spec, "partial": args.partial or args.spec.get("partial", False)}, args.runs, args.out)
+    tables.build({**args.spec, "partial": args.partial or args.spec.get("partial", False)}, args.metrics, args.out)
 
 
 def _figures(args):
-    from hashbench import figures
+    from hashbench.stages import figures
 
-    figures.build({**args.spec, "partial": args.partial or args.spec.get("partial", False)}, args.runs, args.data,
-                  args.out)
+    figures.build({**args.spec, "partial": args.partial or args.spec.get("partial", False)}, args.metrics,
+                  args.runs, args.data, args.out)
 
 
 def _methods(args):
@@ -75,6 +75,8 @@ def _methods(args):
     for name, cls in sorted(registry.methods().items()):
         kind = "supervised" if cls.supervised else "unsupervised"
         print(f"{name:12s} {kind:12s} {cls.__module__}  {cls.hyperparameters()}")
+    for where, error in registry.broken().items():
+        print(f"not loaded: {where}: {error}", file=sys.stderr)
 
 
 def _check_config(args):
@@ -94,17 +96,17 @@ def parser() -> argparse.ArgumentParser:
     s.add_argument("--out", required=True, help="output folder, data/<protocol>")
     s.set_defaults(func=_prepare)
 
-    s = sub.add_parser("features", help="compute a prepared protocol's features (its 'features' kind)")
-    s.add_argument("--data", required=True)
-    s.add_argument("--spec", required=True, type=_json_arg, help="the protocol definition as JSON")
-    s.add_argument("--threads", type=int, default=None, help="CPU threads: image loader processes")
-    s.set_defaults(func=_features)
-
-    s = sub.add_parser("cache-images", help="decode and resize a prepared protocol's image files once")
-    s.add_argument("--data", required=True)
-    s.add_argument("--spec", required=True, type=_json_arg, help="the protocol definition as JSON")
-    s.add_argument("--threads", type=int, default=None, help="CPU threads: image loader processes")
-    s.set_defaults(func=_cache_images)
+    for name, what, out, func in [
+            ("features", "compute a prepared protocol's features (its 'features' kind)",
+             "data/<protocol>/features-<kind>.npy", _features),
+            ("cache-images", "decode and resize a prepared protocol's image files once",
+             "data/<protocol>/images-<resize>.npy", _cache_images)]:
+        s = sub.add_parser(name, help=what)
+        s.add_argument("--data", required=True)
+        s.add_argument("--spec", required=True, type=_json_arg, help="the protocol definition as JSON")
+        s.add_argument("--out", required=True, help=f"the file to write, {out}")
+        s.add_argument("--threads", type=int, default=None, help="CPU threads: image loader processes")
+        s.set_defaults(func=func)
 
     s = sub.add_parser("train", help="fit one (protocol, method, bits, seed) run and store its codes")
     s.add_argument("--spec", required=True, type=_json_arg, help="the run spec as JSON (hashbench.config.run_spec)")
@@ -133,7 +135,7 @@ def parser() -> argparse.ArgumentParser:
     s = sub.add_parser("tables", help="Tables 1 and 2 (.csv, .md) and metrics.csv from the stored runs")
     s.add_argument("--spec", required=True, type=_json_arg,
                    help="protocols ({name: {topk, paper}}), methods, bits, seeds as JSON (hashbench.config.tables_spec)")
-    s.add_argument("--runs", default="results/runs", help="the stored runs (default: results/runs)")
+    s.add_argument("--metrics", nargs="*", default=[], help="the runs' metrics.json files")
     s.add_argument("--out", default="results", help="output folder (default: results)")
     s.add_argument("--partial", action="store_true", help="mark missing runs instead of failing")
     s.set_defaults(func=_tables)
@@ -142,7 +144,9 @@ def parser() -> argparse.ArgumentParser:
     s.add_argument("--spec", required=True, type=_json_arg,
                    help="protocol, methods, bits, seed, at_bits, deep_methods, tsne_points as JSON "
                         "(hashbench.config.figures_spec)")
-    s.add_argument("--runs", default="results/runs", help="the stored runs (default: results/runs)")
+    s.add_argument("--metrics", nargs="*", default=[], help="the runs' metrics.json files")
+    s.add_argument("--runs", nargs="*", default=[],
+                   help="the folders of the figure methods' deep runs (run.json, codes.npz, continuous.npz)")
     s.add_argument("--data", required=True, help="the protocol's data folder (labels for t-SNE)")
     s.add_argument("--out", required=True, help="output folder, figures/<protocol>")
     s.add_argument("--partial", action="store_true", help="draw the runs that exist instead of failing")

@@ -85,13 +85,13 @@ def validate(config: dict) -> dict:
 
 def _check_protocol(name: str, spec: dict) -> None:
     """What the schema cannot say: which keys each kind of source needs."""
-    from hashbench import datasets
+    from hashbench.data import sources
 
     field = f"config field 'protocol_defs.{name}"
-    source = datasets.SOURCES.get(spec["source"])
+    source = sources.SOURCES.get(spec["source"])
     if source is None:
         raise HashbenchError(f"{field}.source': unknown source '{spec['source']}'; "
-                             f"expected one of {', '.join(sorted(datasets.SOURCES))}")
+                             f"expected one of {', '.join(sorted(sources.SOURCES))}")
     needs = {"image-lists": "lists", "image-folder": "label_file"}.get(spec["source"])
     if needs and needs not in spec:
         raise HashbenchError(f"{field}': source '{spec['source']}' needs '{needs}'")
@@ -128,7 +128,7 @@ def digest(obj) -> str:
 
 
 def pipeline_spec(pipeline: dict | None) -> dict:
-    """A protocol's image pipeline (``hashbench.images``) with the released code's defaults filled in."""
+    """A protocol's image pipeline (``hashbench.deep.images``) with the released code's defaults filled in."""
     return {**PIPELINE_DEFAULTS, **(pipeline or {})}
 
 
@@ -181,7 +181,7 @@ def _at_bits(cfg: dict, block: str) -> int:
 
 
 def selection_spec(cfg: dict, protocol: str, method: str) -> dict | None:
-    """What choosing ``method``'s hyperparameters on ``protocol`` depends on (``hashbench.selection``),
+    """What choosing ``method``'s hyperparameters on ``protocol`` depends on (``hashbench.stages.select``),
     or None when the config gives the method no grid."""
     grid = cfg["selection"]["grid"].get(method)
     if not grid:
@@ -199,7 +199,7 @@ def figures_spec(cfg: dict, protocol: str) -> dict:
 
     fig = cfg["figures"]
     at_bits = _at_bits(cfg, "figures")
-    deep = [m for m in fig["methods"] if m in cfg["methods"] and registry.get(m).input == "images"]
+    deep = [m for m in fig["methods"] if m in cfg["methods"] and registry.get(m).is_deep]
     return {
         "protocol": protocol, "methods": cfg["methods"], "bits": cfg["bits"],
         "seed": fig["seed"] if fig["seed"] is not None else cfg["seeds"][0], "at_bits": at_bits,

@@ -27,7 +27,8 @@ from numba import njit
 
 from hashbench.base import HashMethod, require_int, require_number
 from hashbench.errors import HashbenchError
-from hashbench.shallow import pca_directions, similar, squared_distances
+from hashbench.shallow.labels import similar
+from hashbench.shallow.projections import pca_directions, squared_distances
 
 
 @njit(cache=True)

@@ -19,7 +19,7 @@ from numba import njit
 
 from hashbench.base import require_int, sign
 from hashbench.deep.base import DeepHashMethod
-from hashbench.shallow import similar
+from hashbench.shallow.labels import similar
 
 BLOCK = 1024  # rows of S converted to float at a time when computing S H
 

@@ -12,7 +12,7 @@ sgn((x - mu) W_pca R). K must not exceed the feature dimension.
 import numpy as np
 
 from hashbench.base import HashMethod, sign
-from hashbench.shallow import itq_rotation, pca_directions
+from hashbench.shallow.projections import itq_rotation, pca_directions
 
 
 class ITQ(HashMethod):

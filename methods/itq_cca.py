@@ -14,7 +14,7 @@ import scipy.linalg
 
 from hashbench.base import HashMethod, require_number, sign
 from hashbench.errors import HashbenchError
-from hashbench.shallow import itq_rotation
+from hashbench.shallow.projections import itq_rotation
 
 
 def cca_directions(X: np.ndarray, Y: np.ndarray, n_components: int, reg: float) -> tuple[np.ndarray, np.ndarray]:

@@ -24,7 +24,8 @@ import numpy as np
 import scipy.linalg
 
 from hashbench.base import HashMethod, require_int, sign
-from hashbench.shallow import LabelSimilarity, anchors_and_sample
+from hashbench.shallow.labels import LabelSimilarity
+from hashbench.shallow.projections import anchors_and_sample
 
 
 def _smooth(u):

@@ -14,7 +14,7 @@ have larger eigenvalues for the small eps the paper recommends).
 import numpy as np
 
 from hashbench.base import HashMethod, sign
-from hashbench.shallow import pca_directions
+from hashbench.shallow.projections import pca_directions
 
 
 def select_modes(ranges: np.ndarray, n_bits: int) -> np.ndarray:

@@ -33,7 +33,9 @@ import numpy as np
 from hashbench.base import HashMethod, require_int, require_number, sign
 from hashbench.errors import HashbenchError
 from hashbench.metrics import evaluate
-from hashbench.shallow import LabelSimilarity, itq_rotation, lbfgs, pca_directions
+from hashbench.shallow.labels import LabelSimilarity
+from hashbench.shallow.lbfgs import lbfgs
+from hashbench.shallow.projections import itq_rotation, pca_directions
 
 RELEASED_HIDDEN = {8: (90, 20), 16: (90, 30), 24: (100, 40), 32: (120, 50)}  # runHash.m
 

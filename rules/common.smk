@@ -3,8 +3,8 @@ import re
 from pathlib import Path
 
 from hashbench import config as hbconfig
-from hashbench import registry, splits
-from hashbench.datasets import SOURCES
+from hashbench import layout, registry
+from hashbench.data.sources import SOURCES
 from hashbench.errors import HashbenchError
 
 try:
@@ -13,8 +13,12 @@ except HashbenchError as exc:
     raise WorkflowError(f"hashbench: {exc}") from None
 
 ENV = "../environment.yml"
-RUN_DIR = "results/runs/{protocol}/{method}/{bits}bits/seed{seed}"
-SELECTION = "results/selection/{protocol}/{method}.json"
+DATA_DIR, RUN_DIR = layout.DATA_DIR, layout.RUN_DIR
+SPLIT_FILES = {  # rule prepare_split's outputs, the inputs of every step that reads the split
+    "dataset": f"{DATA_DIR}/{layout.DATASET}",
+    "split": f"{DATA_DIR}/{layout.SPLIT}",
+    "meta": f"{DATA_DIR}/{layout.SPLIT_META}",
+}
 
 
 wildcard_constraints:
@@ -48,7 +52,7 @@ def selection_input(wildcards):
     """The selection.json of a method the config gives a grid (``selection.grid``); else nothing."""
     if hbconfig.selection_spec(CFG, wildcards.protocol, wildcards.method) is None:
         return []
-    return SELECTION.format(protocol=wildcards.protocol, method=wildcards.method)
+    return layout.SELECTION.format(protocol=wildcards.protocol, method=wildcards.method)
 
 
 def selection_arg(wildcards, input):
@@ -60,7 +64,7 @@ def eval_json(wildcards):
 
 
 def is_deep(method):
-    return registry.get(method).input == "images"
+    return registry.get(method).is_deep
 
 
 def run_dir(deep):
@@ -74,7 +78,8 @@ def train_features(wildcards):
     """A shallow method reads the protocol's features; a deep one the images."""
     if is_deep(wildcards.method):
         return []
-    return f"data/{wildcards.protocol}/features-{CFG['protocol_defs'][wildcards.protocol]['features']}.npy"
+    kind = CFG["protocol_defs"][wildcards.protocol]["features"]
+    return f"{DATA_DIR}/{layout.features_file(kind)}".format(protocol=wildcards.protocol)
 
 
 def image_cache(wildcards):
@@ -82,7 +87,8 @@ def image_cache(wildcards):
     spec = CFG["protocol_defs"][wildcards.protocol]
     if not SOURCES[spec["source"]].files or not hbconfig.pipeline_spec(spec.get("pipeline"))["cache"]:
         return []
-    return str(splits.image_cache_path(f"data/{wildcards.protocol}", spec.get("pipeline")))
+    resize = hbconfig.pipeline_spec(spec.get("pipeline"))["resize"]
+    return f"{DATA_DIR}/{layout.image_cache_file(resize)}".format(protocol=wildcards.protocol)
 
 
 def train_images(wildcards):
@@ -98,7 +104,7 @@ def existing_if_partial(paths):
 def metrics_files(protocols, seeds):
     """The metrics files of the configured runs; with tables.partial only those that exist."""
     paths = [
-        f"results/runs/{protocol}/{method}/{bits}bits/seed{seed}/metrics.json"
+        str(layout.run_dir(protocol, method, bits, seed) / layout.METRICS)
         for protocol in protocols
         for method in CFG["methods"]
         for bits in CFG["bits"]
@@ -107,19 +113,27 @@ def metrics_files(protocols, seeds):
     return existing_if_partial(paths)
 
 
-def figure_inputs(wildcards):
-    """One protocol's figures read the metrics of the figure seed and the deep runs' stored outputs
-    (their continuous.npz comes from the same train job as run.json)."""
+def figure_metrics(wildcards):
+    """One protocol's figures read the metrics of the figure seed ..."""
+    return metrics_files([wildcards.protocol], [hbconfig.figures_spec(CFG, wildcards.protocol)["seed"]])
+
+
+def figure_runs(wildcards):
+    """... and the stored outputs of the figure methods' deep runs at the figure length and seed."""
     spec = hbconfig.figures_spec(CFG, wildcards.protocol)
     runs = [
-        f"results/runs/{wildcards.protocol}/{method}/{spec['at_bits']}bits/seed{spec['seed']}/{name}"
+        str(layout.run_dir(wildcards.protocol, method, spec["at_bits"], spec["seed"]) / name)
         for method in spec["deep_methods"]
-        for name in ("run.json", "codes.npz")
+        for name in (layout.RUN_RECORD, layout.CODES, layout.CONTINUOUS)
     ]
-    return metrics_files([wildcards.protocol], [spec["seed"]]) + existing_if_partial(runs)
+    return existing_if_partial(runs)
+
+
+def run_folders(wildcards, input):
+    """The run folders of a rule's ``runs`` input files, once each."""
+    return " ".join(sorted({str(Path(path).parent) for path in input.runs}))
 
 
 def figure_names():
     """precision always; loss, histogram and t-SNE when a figure method (HashNet, DHN) is configured."""
-    deep = hbconfig.figures_spec(CFG, CFG["protocols"][0])["deep_methods"]
-    return ["precision", "loss", "histogram", "tsne"] if deep else ["precision"]
+    return layout.figure_names(bool(hbconfig.figures_spec(CFG, CFG["protocols"][0])["deep_methods"]))

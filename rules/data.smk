@@ -4,14 +4,12 @@ rule prepare_split:
     input:
         source_files,
     output:
-        dataset="data/{protocol}/dataset.npz",
-        split="data/{protocol}/split.npz",
-        meta="data/{protocol}/split.json",
+        **SPLIT_FILES,
     params:
         spec=protocol_json,
         out=subpath(output.meta, parent=True),
     log:
-        "logs/prepare/{protocol}.log",
+        layout.LOGS["prepare"],
     conda:
         ENV
     shell:
@@ -22,47 +20,48 @@ rule prepare_split:
 rule image_cache:
     """Every image file of a protocol decoded and resized once (uint8 .npy), read by all deep runs."""
     input:
-        **rules.prepare_split.output,
+        **SPLIT_FILES,
     output:
-        f"data/{{protocol}}/{splits.IMAGE_CACHE}",
+        f"{DATA_DIR}/{layout.IMAGE_CACHE}",
     params:
         spec=protocol_json,
         data=subpath(input.meta, parent=True),
     threads: 4
     log:
-        "logs/image_cache/{protocol}-{resize}.log",
+        layout.LOGS["image_cache"],
     conda:
         ENV
     shell:
-        "python -m hashbench cache-images --data {params.data} --spec {params.spec:q} --threads {threads} "
-        "> {log} 2>&1"
+        "python -m hashbench cache-images --data {params.data} --spec {params.spec:q} --out {output} "
+        "--threads {threads} > {log} 2>&1"
 
 
 rule features:
     """Features the shallow methods read: pixels, scaled and zero-centred by the training mean."""
     input:
-        **rules.prepare_split.output,
+        **SPLIT_FILES,
     output:
-        "data/{protocol}/features-pixels.npy",
+        f"{DATA_DIR}/{layout.features_file('pixels')}",
     params:
         spec=protocol_json,
         data=subpath(input.meta, parent=True),
     log:
-        "logs/features/{protocol}-pixels.log",
+        layout.LOGS["features"].replace("{kind}", "pixels"),
     conda:
         ENV
     shell:
-        "python -m hashbench features --data {params.data} --spec {params.spec:q} --threads {threads} > {log} 2>&1"
+        "python -m hashbench features --data {params.data} --spec {params.spec:q} --out {output} "
+        "--threads {threads} > {log} 2>&1"
 
 
 use rule features as cnn_features with:
     input:
-        **rules.prepare_split.output,
+        **SPLIT_FILES,
         cache=image_cache,
     output:
-        "data/{protocol}/features-alexnet-fc7.npy",
+        f"{DATA_DIR}/{layout.features_file('alexnet-fc7')}",
     threads: 4
     resources:
         gpu=1,
     log:
-        "logs/features/{protocol}-alexnet-fc7.log",
+        layout.LOGS["features"].replace("{kind}", "alexnet-fc7"),

@@ -2,11 +2,11 @@ rule select:
     """Choose a method's hyperparameters from its selection.grid on a validation hold-out of the
     training split, once per protocol; every run of the method there trains with the choice."""
     input:
-        **rules.prepare_split.output,
+        **SPLIT_FILES,
         features=train_features,
         images=train_images,
     output:
-        SELECTION,
+        layout.SELECTION,
     params:
         spec=selection_json,
         data=subpath(input.meta, parent=True),
@@ -14,7 +14,7 @@ rule select:
     resources:
         gpu=lambda wildcards: int(is_deep(wildcards.method)),
     log:
-        "logs/select/{protocol}/{method}.log",
+        layout.LOGS["select"],
     conda:
         ENV
     shell:
@@ -26,13 +26,13 @@ rule train:
     """Fit one (protocol, method, bits, seed) run of a shallow method; store its codes, timings and
     loss history."""
     input:
-        **rules.prepare_split.output,
+        **SPLIT_FILES,
         features=train_features,
         images=train_images,
         selection=selection_input,
     output:
-        codes=f"{run_dir(deep=False)}/codes.npz",
-        run=f"{run_dir(deep=False)}/run.json",
+        codes=f"{run_dir(deep=False)}/{layout.CODES}",
+        run=f"{run_dir(deep=False)}/{layout.RUN_RECORD}",
     params:
         spec=run_json,
         data=subpath(input.meta, parent=True),
@@ -40,7 +40,7 @@ rule train:
         selection=selection_arg,
     threads: 1
     log:
-        "logs/train/{protocol}/{method}/{bits}bits/seed{seed}.log",
+        layout.LOGS["train"],
     conda:
         ENV
     shell:
@@ -50,8 +50,9 @@ rule train:
 
 use rule train as train_gpu with:
     output:
-        codes=f"{run_dir(deep=True)}/codes.npz",
-        run=f"{run_dir(deep=True)}/run.json",
+        codes=f"{run_dir(deep=True)}/{layout.CODES}",
+        run=f"{run_dir(deep=True)}/{layout.RUN_RECORD}",
+        continuous=f"{run_dir(deep=True)}/{layout.CONTINUOUS}",
     threads: 2  # one deep job keeps a 2-core machine busy; a cluster profile sets more
     resources:
         gpu=1,
@@ -60,17 +61,17 @@ use rule train as train_gpu with:
 rule evaluate:
     """Every metric of one stored run (MAP@R, tie-aware MAP, P@H<=2, P@N, PR by radius)."""
     input:
-        **rules.prepare_split.output,
-        run=f"{RUN_DIR}/run.json",
-        codes=f"{RUN_DIR}/codes.npz",
+        **SPLIT_FILES,
+        run=f"{RUN_DIR}/{layout.RUN_RECORD}",
+        codes=f"{RUN_DIR}/{layout.CODES}",
     output:
-        f"{RUN_DIR}/metrics.json",
+        f"{RUN_DIR}/{layout.METRICS}",
     params:
         spec=eval_json,
         data=subpath(input.meta, parent=True),
         run=subpath(input.run, parent=True),
     log:
-        "logs/evaluate/{protocol}/{method}/{bits}bits/seed{seed}.log",
+        layout.LOGS["evaluate"],
     conda:
         ENV
     shell:

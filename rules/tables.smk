@@ -3,17 +3,17 @@ rule tables:
     input:
         metrics_files(CFG["protocols"], CFG["seeds"]),
     output:
-        table1=report("results/table1.csv", caption="../report/table1.rst", category="Tables"),
-        table1_md="results/table1.md",
-        table2=report("results/table2.csv", caption="../report/table2.rst", category="Tables"),
-        table2_md="results/table2.md",
-        metrics=report("results/metrics.csv", caption="../report/metrics.rst", category="Tables"),
+        table1=report(f"{layout.RESULTS}/table1.csv", caption="../report/table1.rst", category="Tables"),
+        table1_md=f"{layout.RESULTS}/table1.md",
+        table2=report(f"{layout.RESULTS}/table2.csv", caption="../report/table2.rst", category="Tables"),
+        table2_md=f"{layout.RESULTS}/table2.md",
+        metrics=report(f"{layout.RESULTS}/{layout.METRICS_TABLE}", caption="../report/metrics.rst", category="Tables"),
     params:
         spec=json.dumps(hbconfig.tables_spec(CFG), sort_keys=True),
         out=subpath(output.table1, parent=True),
     log:
-        "logs/tables.log",
+        layout.LOGS["tables"],
     conda:
         ENV
     shell:
-        "python -m hashbench tables --spec {params.spec:q} --runs results/runs --out {params.out} > {log} 2>&1"
+        "python -m hashbench tables --spec {params.spec:q} --metrics {input} --out {params.out} > {log} 2>&1"

@@ -17,11 +17,14 @@ def default_config():
 @pytest.fixture(scope="session")
 def digits_dir(tmp_path_factory, default_config):
     """The digits protocol, prepared once for the session, with pixel features."""
-    from hashbench import splits
+    from hashbench import layout
+    from hashbench.data import splits
+    from hashbench.stages.features import write_features
 
     out = tmp_path_factory.mktemp("data") / "digits"
     splits.prepare("digits", default_config["protocol_defs"]["digits"], out)
-    splits.write_features(out, default_config["protocol_defs"]["digits"])
+    spec = default_config["protocol_defs"]["digits"]
+    write_features(out, spec, out / layout.features_file(spec["features"]))
     return out
 
 

@@ -1,4 +1,4 @@
-"""Deep hashing: backbones, the shared training loop and the losses (all torch code lives here).
+"""Deep hashing: backbones, the shared training loop, the losses and the image pipeline (all torch code lives here).
 
 Importing ``hashbench.deep.base`` does not import torch; the other modules do, and are only
 imported when a deep method is fitted.

@@ -24,15 +24,17 @@ defaults are sized for the embedded protocols.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 
 from hashbench.base import HashMethod, require_int
 from hashbench.errors import HashbenchError
+from hashbench.layout import CHECKPOINT, CONTINUOUS
 
 
 class DeepHashMethod(HashMethod):
-    input = "images"
-    uses_gpu = True
+    is_deep = True
     prepared: tuple[str, ...] = ()
 
     def __init__(self, n_bits=32, seed=0, backbone="smallcnn", pretrained=False, weights=None, iterations=600,
@@ -82,9 +84,9 @@ class DeepHashMethod(HashMethod):
         return self.lr * multiplier
 
     def fit(self, X, Y):
-        """X: an image set (``hashbench.images``) or an (n, C, H, W) float array in [0, 1]."""
+        """X: an image set (``hashbench.deep.images``) or an (n, C, H, W) float array in [0, 1]."""
+        from hashbench.deep.images import as_image_set
         from hashbench.deep.loop import train
-        from hashbench.images import as_image_set
 
         X = as_image_set(X)
         require_int("iterations", self.iterations, 1)
@@ -115,3 +117,28 @@ class DeepHashMethod(HashMethod):
 
     def diagnostics(self, z: np.ndarray) -> dict:
         return {}
+
+    # --- run hooks (hashbench.stages.train) ----------------------------------------------------
+    def inputs(self, data, protocol_def: dict, threads: int | None):
+        """The protocol's images; torch and the image loaders on the job's ``threads``."""
+        import torch
+
+        if threads:
+            torch.set_num_threads(threads)
+        return data.deep_input(protocol_def, threads)
+
+    def start_run(self, out_dir: Path) -> None:
+        self.checkpoint_path = Path(out_dir) / CHECKPOINT
+
+    def encode_database(self, X):
+        """The codes and the non-binarized outputs g of the database (HashNet Fig. 7), one pass."""
+        codes, continuous = self.encode_with_continuous(X)
+        return codes, {CONTINUOUS: {"database": continuous}}
+
+    def log_loss_history(self, history: list) -> None:
+        pass  # the training loop logs its loss as it goes
+
+    def end_run(self, out_dir: Path) -> None:
+        """The checkpoint is kept until now, so that a job killed while encoding does not train again."""
+        if self.checkpoint_path is not None:
+            Path(self.checkpoint_path).unlink(missing_ok=True)

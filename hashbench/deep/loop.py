@@ -40,8 +40,8 @@ class Batches:
     ahead of training; the RNG state before each draw is kept so that a checkpoint stores the
     state as of the iteration it was taken at."""
 
-    def __init__(self, rng: np.random.Generator, n: int, size: int, start: int, stop: int):
-        self.rng, self.n, self.size, self.start, self.stop = rng, n, size, start, stop
+    def __init__(self, rng: np.random.Generator, n: int, size: int, start: int, stop: int, seed: int):
+        self.rng, self.n, self.size, self.start, self.stop, self.seed = rng, n, size, start, stop, seed
         self.states: dict[int, dict] = {}
 
     def __iter__(self):
@@ -91,7 +91,7 @@ def restore(path: Path, network, optimizer, scheduler, device: torch.device) -> 
 
 
 def train(method, X, Y: np.ndarray) -> None:
-    """Fit ``method`` (a DeepHashMethod) on the image set X (``hashbench.images``) and labels Y; sets
+    """Fit ``method`` (a DeepHashMethod) on the image set X (``hashbench.deep.images``) and labels Y; sets
     network_ and loss_history_ (one [iteration, J(g), L(h)] row per iteration). Resumes from
     method.checkpoint_path."""
     torch.use_deterministic_algorithms(True, warn_only=True)
@@ -129,8 +129,8 @@ def train(method, X, Y: np.ndarray) -> None:
     network.train()
     bar = tqdm(range(start, method.iterations), initial=start, total=method.iterations, desc=method.name,
                disable=None, mininterval=2.0)
-    batches = Batches(rng, len(X), method.batch_size, start, method.iterations)
-    for it, (index, images) in zip(bar, X.train_batches(batches, method.seed, device)):
+    batches = Batches(rng, len(X), method.batch_size, start, method.iterations, method.seed)
+    for it, (index, images) in zip(bar, X.train_batches(batches, device)):
         z = network(images)
         batch_labels, batch_index = labels[index], torch.from_numpy(index).to(device)
         loss = method.loss(method.activation(z, it), batch_labels, batch_index)
@@ -161,7 +161,7 @@ def forward(method, X, batch_size: int = 256) -> np.ndarray:
 def outputs(network, X, batch_size: int = 256) -> np.ndarray:
     """A network's outputs on an image set, in batches on the network's device; for ten crops per
     image (N, 10, C, H, W) the mean over the crops."""
-    from hashbench.images import as_image_set
+    from hashbench.deep.images import as_image_set
 
     device = next(network.parameters()).device
     X, out = as_image_set(X), []

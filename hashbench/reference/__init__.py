@@ -8,7 +8,6 @@ import functools
 from pathlib import Path
 
 TABLES = {"table1": "hashnet_iccv2017_table1.csv", "table2": "hashnet_iccv2017_table2.csv"}
-DATASETS = ("imagenet", "nuswide", "coco")
 
 
 @functools.cache

@@ -105,8 +105,8 @@ def read(source, image_root=None, path_prefix: str | None = None) -> ImageList:
     return ImageList(paths, np.asarray(labels, dtype=np.uint8), source)
 
 
-def load_split(protocol: str, spec: dict):
-    """The items, labels and split of the released lists ``spec['lists']`` (query, database, train).
+def load_split(protocol: str, spec: dict) -> tuple[np.ndarray, np.ndarray, dict[str, np.ndarray]]:
+    """The image paths, labels and split of the released lists ``spec['lists']`` (query, database, train).
 
     An image listed in several files (the training images are drawn from the database) is one
     item; it must carry the same labels everywhere. ``spec['query_overlap']`` says what happens to
@@ -116,8 +116,6 @@ def load_split(protocol: str, spec: dict):
     issue #41, so the paper's COCO numbers were computed that way). ``spec['sizes']``, when given,
     is checked against the lists' lengths (before any drop).
     """
-    from hashbench.datasets import Loaded
-
     field = f"protocol_defs.{protocol}"
     lists = {name: read(spec["lists"][name], spec.get("image_root"), spec.get("path_prefix"))
              for name in ("query", "database", "train")}
@@ -151,4 +149,4 @@ def load_split(protocol: str, spec: dict):
         if shared.size and policy == "drop":
             split[other] = split[other][~np.isin(split[other], shared)]
             log.warning("%s: dropped %d queries from the %s (query_overlap: drop)", field, shared.size, other)
-    return Loaded(np.asarray(paths, dtype=str), np.asarray(labels, dtype=np.uint8), split)
+    return np.asarray(paths, dtype=str), np.asarray(labels, dtype=np.uint8), split

@@ -1,11 +1,14 @@
-"""Choosing hyperparameters on a validation hold-out of the training split (hashbench.selection)."""
+"""Choosing hyperparameters on a validation hold-out of the training split (hashbench.stages.select)."""
 
 import json
 
 import numpy as np
 import pytest
 
-from hashbench import config, metrics, registry, selection, splits
+from hashbench import config, metrics, registry
+from hashbench.data import splits
+
+from hashbench.stages import select as selection
 from hashbench.errors import HashbenchError
 
 
@@ -24,6 +27,7 @@ def test_candidates_are_the_grid_product_in_order():
         {"a": 1, "b": "x"}, {"a": 1, "b": "y"}, {"a": 2, "b": "x"}, {"a": 2, "b": "y"}]
 
 
+@pytest.mark.slow
 def test_select_scores_each_candidate_on_the_hold_out_and_keeps_the_best(digits_dir, default_config, tmp_path):
     cfg = config.validate({**default_config, "protocols": ["digits"], "bits": [16],
                            "selection": {"grid": {"KSH": {"n_anchors": [50, 300]}}, "validation": 0.2}})
@@ -44,7 +48,7 @@ def test_select_scores_each_candidate_on_the_hold_out_and_keeps_the_best(digits_
 
 
 def test_a_selection_for_another_method_is_refused(tmp_path):
-    from hashbench.runner import chosen_params
+    from hashbench.stages.train import chosen_params
 
     (tmp_path / "s.json").write_text(json.dumps({"protocol": "digits", "method": "DHN", "chosen": {"lr": 0.1}}))
     spec = {"protocol": "digits", "method": "DNNH", "params": {}}

@@ -2,14 +2,16 @@
 
 import csv
 import json
+import os
 import subprocess
 import sys
 
 import numpy as np
 import pytest
 
-from hashbench import figures, io, reference, stored, tables
+from hashbench import io, layout, reference
 from hashbench.errors import HashbenchError
+from hashbench.stages import figures, stored, tables
 
 METHODS = ["LSH", "HashNet-C", "MyMethod", "HashNet", "DHN", "HashNet-W"]
 BITS = [16, 32]
@@ -40,8 +42,13 @@ def runs(tmp_path):
         for m in METHODS:
             for b in BITS:
                 for s in SEEDS:
-                    io.write_json(stored.run_dir(root, p, m, b, s) / "metrics.json", fake_metrics(rng, p, m, b, s))
+                    io.write_json(layout.run_dir(p, m, b, s, root=root) / "metrics.json", fake_metrics(rng, p, m, b, s))
     return root
+
+
+def metrics_files(root):
+    """What the rule passes: every run's metrics.json."""
+    return sorted(map(str, root.rglob(layout.METRICS)))
 
 
 def read_csv(path):
@@ -50,13 +57,13 @@ def read_csv(path):
 
 
 def test_table_cells_are_mean_and_std_of_the_stored_runs(runs, tmp_path):
-    tables.build(spec(), runs, tmp_path / "out")
+    tables.build(spec(), metrics_files(runs), tmp_path / "out")
     rows = {r["method"]: r for r in read_csv(tmp_path / "out" / "table1.csv")}
     assert list(rows) == ["HashNet", "DHN", "LSH", "MyMethod"]  # paper order, then the config's; no ablations
     for method in rows:
         for p in ("toy", "inet"):
             for b in BITS:
-                maps = [io.read_json(stored.run_dir(runs, p, method, b, s) / "metrics.json")["map"] for s in SEEDS]
+                maps = [io.read_json(layout.run_dir(p, method, b, s, root=runs) / "metrics.json")["map"] for s in SEEDS]
                 assert float(rows[method][f"{p}/{b}bits/map_mean"]) == pytest.approx(np.mean(maps), abs=5e-5)
                 assert float(rows[method][f"{p}/{b}bits/map_std"]) == pytest.approx(np.std(maps, ddof=1), abs=5e-5)
                 assert rows[method][f"{p}/{b}bits/n_seeds"] == "3"
@@ -65,7 +72,7 @@ def test_table_cells_are_mean_and_std_of_the_stored_runs(runs, tmp_path):
 
 
 def test_paper_values_sit_beside_ours_only_where_the_paper_reports_them(runs, tmp_path):
-    tables.build(spec(), runs, tmp_path / "out")
+    tables.build(spec(), metrics_files(runs), tmp_path / "out")
     rows = {r["method"]: r for r in read_csv(tmp_path / "out" / "table1.csv")}
     paper = reference.values("table1")[("HashNet", "imagenet", 32)]
     assert paper == 0.6061
@@ -81,24 +88,24 @@ def test_paper_values_sit_beside_ours_only_where_the_paper_reports_them(runs, tm
 
 
 def test_metrics_csv_has_one_row_per_run(runs, tmp_path):
-    tables.build(spec(), runs, tmp_path / "out")
+    tables.build(spec(), metrics_files(runs), tmp_path / "out")
     rows = read_csv(tmp_path / "out" / "metrics.csv")
     assert len(rows) == 2 * len(METHODS) * len(BITS) * len(SEEDS)
     row = next(r for r in rows if (r["protocol"], r["method"], r["bits"], r["seed"]) == ("inet", "DHN", "32", "2"))
-    stored_metrics = io.read_json(stored.run_dir(runs, "inet", "DHN", 32, 2) / "metrics.json")
+    stored_metrics = io.read_json(layout.run_dir("inet", "DHN", 32, 2, root=runs) / "metrics.json")
     assert float(row["map"]) == stored_metrics["map"] and float(row["p_h2"]) == stored_metrics["p_h2"]
     assert float(row["precision_at_20"]) == stored_metrics["precision_at_n"]["20"]
     assert row["config_hash"] == "DHN322" and row["split_checksum"] == "abc"
 
 
 def test_missing_runs_are_named_unless_a_partial_table_is_asked_for(runs, tmp_path):
-    (stored.run_dir(runs, "toy", "DHN", 32, 1) / "metrics.json").unlink()
+    (layout.run_dir("toy", "DHN", 32, 1, root=runs) / "metrics.json").unlink()
     with pytest.raises(HashbenchError, match=r"1 configured run\(s\): \(toy, DHN, 32 bits, seed 1\); run them"):
-        tables.build(spec(), runs, tmp_path / "out")
+        tables.build(spec(), metrics_files(runs), tmp_path / "out")
     assert not (tmp_path / "out").exists()
     for s in SEEDS:
-        (stored.run_dir(runs, "toy", "LSH", 16, s) / "metrics.json").unlink(missing_ok=True)
-    tables.build(spec(partial=True), runs, tmp_path / "out")
+        (layout.run_dir("toy", "LSH", 16, s, root=runs) / "metrics.json").unlink(missing_ok=True)
+    tables.build(spec(partial=True), metrics_files(runs), tmp_path / "out")
     rows = {r["method"]: r for r in read_csv(tmp_path / "out" / "table1.csv")}
     assert rows["LSH"]["toy/16bits/n_seeds"] == "0" and rows["LSH"]["toy/16bits/map_mean"] == ""
     assert rows["DHN"]["toy/32bits/n_seeds"] == "2"
@@ -107,9 +114,9 @@ def test_missing_runs_are_named_unless_a_partial_table_is_asked_for(runs, tmp_pa
 
 
 def test_tables_cli_fails_in_one_line_on_a_missing_run(runs, tmp_path, cli_env):
-    (stored.run_dir(runs, "inet", "LSH", 16, 0) / "metrics.json").unlink()
-    cmd = [sys.executable, "-m", "hashbench", "tables", "--spec", json.dumps(spec()), "--runs", str(runs),
-           "--out", str(tmp_path / "out")]
+    (layout.run_dir("inet", "LSH", 16, 0, root=runs) / "metrics.json").unlink()
+    cmd = [sys.executable, "-m", "hashbench", "tables", "--spec", json.dumps(spec()), "--metrics",
+           *metrics_files(runs), "--out", str(tmp_path / "out")]
     out = subprocess.run(cmd, capture_output=True, text=True, env=cli_env)
     assert out.returncode == 2 and out.stderr.strip().splitlines()[-1].startswith("hashbench: error: ")
     assert "(inet, LSH, 16 bits, seed 0)" in out.stderr
@@ -118,25 +125,28 @@ def test_tables_cli_fails_in_one_line_on_a_missing_run(runs, tmp_path, cli_env):
 
 
 def _runs_for_figures(runs_root, data_dir, bits):
-    from hashbench import splits
+    from hashbench.data import splits
 
     n_db = splits.load(data_dir).split["database"].size
     rng = np.random.default_rng(1)
     for method in ("HashNet", "DHN"):
-        d = stored.run_dir(runs_root, "toy", method, bits, 0)
+        d = layout.run_dir("toy", method, bits, 0, root=runs_root)
         codes = np.where(rng.random((n_db, bits)) < 0.5, -1, 1).astype(np.int8)
         io.save_codes(d / "codes.npz", codes[:5], codes)
         io.save_npz(d / "continuous.npz", database=np.tanh(rng.normal(size=(n_db, bits)) * 2).astype(np.float32))
-        io.write_json(d / "run.json", {"loss_history": [[i + 1, 1.0 / (i + 1), 2.0 / (i + 1)] for i in range(30)]})
+        io.write_json(d / "run.json", {"spec": {"protocol": "toy", "method": method, "bits": bits, "seed": 0},
+                                        "loss_history": [[i + 1, 1.0 / (i + 1), 2.0 / (i + 1)] for i in range(30)]})
     return n_db
 
 
+@pytest.mark.slow
 def test_figures_have_one_line_per_method_and_histograms_count_every_entry(runs, digits_dir, tmp_path):
     n_db = _runs_for_figures(runs, digits_dir, 32)
     fig_spec = {"protocol": "toy", "methods": METHODS, "bits": BITS, "seed": 0, "at_bits": 32,
                 "deep_methods": ["HashNet", "DHN"], "tsne_points": 200}
-    paths = figures.build(fig_spec, runs, digits_dir, tmp_path / "fig")
-    assert {p.name for p in paths} == {f"{n}.{e}" for n in figures.NAMES for e in ("png", "pdf", "csv")}
+    run_dirs = [layout.run_dir("toy", m, 32, 0, root=runs) for m in ("HashNet", "DHN")]
+    paths = figures.build(fig_spec, metrics_files(runs), run_dirs, digits_dir, tmp_path / "fig")
+    assert {p.name for p in paths} == {f"{n}.{e}" for n in layout.FIGURES for e in layout.FIGURE_FORMATS}
     assert all(p.stat().st_size > 0 for p in paths)
     data = read_csv(tmp_path / "fig" / "precision.csv")
     assert {r["series"] for r in data if r["panel"] == "p_h2"} == set(METHODS)
@@ -152,14 +162,18 @@ def test_figures_have_one_line_per_method_and_histograms_count_every_entry(runs,
 
 
 def test_precision_figure_draws_one_line_per_method_in_its_own_style(runs):
-    found, _ = stored.collect(runs, ["toy"], METHODS, BITS, [0])
+    found, _ = stored.collect(metrics_files(runs), ["toy"], METHODS, BITS, [0])
     metrics = {(m, b): v for (_, m, b, _), v in found.items()}
     fig, _ = figures.precision_figure(metrics, METHODS, BITS, 32)
     for ax in fig.axes:
         assert [line.get_label() for line in ax.lines] == METHODS
     colours = [line.get_color() for line in fig.axes[0].lines]
     assert len(set(map(str, colours))) == len(METHODS)
-    assert figures.style("MyMethod") == figures.style("MyMethod")
+    # a method outside the paper gets a style from its name alone, the same in every process
+    code = "from hashbench.stages import figures; print(sorted(figures.style('MyMethod').items()))"
+    seen = {subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                           env={**os.environ, "PYTHONHASHSEED": seed}).stdout for seed in ("1", "2")}
+    assert seen == {f"{sorted(figures.style('MyMethod').items())}\n"}
     assert colours[METHODS.index("HashNet")] == figures.style("HashNet")["color"]
 
 

@@ -1,14 +1,12 @@
 """Shared splits: computed once per protocol, stored with their seed and checksum, read by every run.
 
-Layout of ``data/<protocol>/``:
+In ``data/<protocol>/`` (file names: ``hashbench.layout``):
   dataset.npz        labels (N, C) 0/1 uint8 and either images (N, H, W[, 3]) uint8 or, for image-file
                      sources, paths (N,) str, as the source gives them
   split.npz          query, database, train: int64 indices into the dataset, each in a seeded random
                      order (never grouped by class: index-stable tie-breaking would see the classes)
   split.json         protocol, seed, sizes, and the sha256 checksum of the split arrays and labels
-  features-<kind>.npy  (N, D) float32 features for the shallow methods
-  images-<resize>.npy  image files only: every image decoded and resized once, uint8 (N, R, R, 3),
-                     read by the deep methods' loaders instead of the files (``hashbench.images``)
+The features and the image cache beside them are written by ``hashbench.stages.features``.
 """
 
 from __future__ import annotations
@@ -20,17 +18,12 @@ from pathlib import Path
 import numpy as np
 
 from hashbench import config, io
-from hashbench.datasets import SOURCES
+from hashbench.data.sources import SOURCES
 from hashbench.errors import HashbenchError
+from hashbench.layout import DATASET, SPLIT, SPLIT_META, features_file, image_cache_file
 
 log = logging.getLogger("hashbench")
 SPLITS = ("query", "database", "train")
-IMAGE_CACHE = "images-{resize}.npy"
-
-
-def image_cache_path(directory, pipeline: dict | None) -> Path:
-    """Where a protocol's image cache lives, for its pipeline's resize size."""
-    return Path(directory) / IMAGE_CACHE.format(resize=config.pipeline_spec(pipeline)["resize"])
 
 
 def _draw(rng, pool: np.ndarray, labels: np.ndarray, part: dict, field: str) -> np.ndarray:
@@ -86,9 +79,9 @@ def prepare(protocol: str, spec: dict, out_dir) -> None:
         rng = np.random.default_rng(spec["seed"])
         split = {name: rng.permutation(loaded.split[name]) for name in SPLITS}
     paths = loaded.items if source.files else None
-    io.save_npz(out_dir / "dataset.npz", labels=labels, **({"paths": paths} if source.files else {"images": loaded.items}))
-    io.save_npz(out_dir / "split.npz", **split)
-    io.write_json(out_dir / "split.json", {
+    io.save_npz(out_dir / DATASET, labels=labels, **({"paths": paths} if source.files else {"images": loaded.items}))
+    io.save_npz(out_dir / SPLIT, **split)
+    io.write_json(out_dir / SPLIT_META, {
         "protocol": protocol,
         "source": spec["source"],
         "seed": spec["seed"],
@@ -108,49 +101,54 @@ class ProtocolData:
     split: dict[str, np.ndarray]
     checksum: str
 
-    def images(self, pipeline: dict | None = None, threads: int | None = None):
-        """The deep methods' input, an ``hashbench.images`` image set: with ``pipeline`` (and always
-        for image files) resized, cropped and normalised on the fly by loader workers (their number
-        from ``threads``: ``hashbench.config.loader_workers``), image files read from the protocol's
-        image cache when the pipeline's ``cache`` is on and the cache is built; otherwise the
-        in-memory images as float32 (N, C, H, W) scaled to [0, 1]."""
-        from hashbench import images
+    @property
+    def files(self) -> bool:
+        """True for sources of image files (their items are paths)."""
+        return SOURCES[self.source].files
 
-        source = SOURCES[self.source]
-        key = "paths" if source.files else "images"
-        items = io.load_npz(self.directory / "dataset.npz", (key,))[key]
-        if not source.files and pipeline is None:
-            return images.ArrayImages(items, source.pixel_max)
+    def items(self) -> np.ndarray:
+        """The stored items: image paths (image files) or the (N, H, W[, 3]) uint8 images."""
+        key = "paths" if self.files else "images"
+        return io.load_npz(self.directory / DATASET, (key,))[key]
+
+    def deep_input(self, protocol_def: dict, threads: int | None = None):
+        """What the deep methods train on: the protocol's image pipeline when it names one or reads
+        image files, else its in-memory images as they are (``hashbench.deep.images``)."""
+        if self.files or protocol_def.get("pipeline") is not None:
+            return self.pipeline_images(protocol_def.get("pipeline"), threads)
+        return self.array_images()
+
+    def array_images(self):
+        """The in-memory images as float32 (N, C, H, W) scaled to [0, 1]."""
+        from hashbench.deep.images import ArrayImages  # torch: only for deep methods
+
+        if self.files:
+            raise HashbenchError(f"{self.directory}: source '{self.source}' is image files; they need a pipeline")
+        return ArrayImages(self.items(), SOURCES[self.source].pixel_max)
+
+    def pipeline_images(self, pipeline: dict | None, threads: int | None = None):
+        """The images through the pipeline ``pipeline`` (defaults filled in: resize, crop, normalise)
+        with one loader worker per thread (``hashbench.config.loader_workers``); image files are read
+        from the protocol's image cache when the pipeline's ``cache`` is on and the cache is built."""
+        from hashbench.deep.images import ImageCache, PipelineImages  # torch: only for deep methods
+
         spec = config.pipeline_spec(pipeline)
         spec["workers"] = config.loader_workers(spec, threads)
-        cache = image_cache_path(self.directory, spec)
-        if source.files and spec["cache"]:
+        items = self.items()
+        cache = self.directory / image_cache_file(spec["resize"])
+        if self.files and spec["cache"]:
             if cache.exists():
-                items = images.ImageCache(cache)
+                items = ImageCache(cache)
                 if len(items) != len(self.labels):
                     raise HashbenchError(f"{cache}: holds {len(items)} images, the protocol {len(self.labels)}; "
                                          "delete it and re-run to rebuild it")
             else:
                 log.warning("%s not built: decoding the image files (run the workflow's image_cache rule once)",
                             cache)
-        return images.PipelineImages(items, spec)
-
-    def write_image_cache(self, pipeline: dict | None, threads: int | None) -> Path:
-        """Decode and resize every image file of the protocol once (its pipeline's resize size)."""
-        from hashbench import images
-
-        if not SOURCES[self.source].files:
-            raise HashbenchError(f"{self.directory}: source '{self.source}' holds its images in memory; "
-                                 "only image files are cached")
-        spec = config.pipeline_spec(pipeline)
-        paths = io.load_npz(self.directory / "dataset.npz", ("paths",))["paths"]
-        out = image_cache_path(self.directory, spec)
-        log.info("caching %d images at %dx%d in %s", len(paths), spec["resize"], spec["resize"], out)
-        images.write_cache(paths, spec["resize"], out, config.loader_workers(spec, threads))
-        return out
+        return PipelineImages(items, spec)
 
     def features(self, kind: str) -> np.ndarray:
-        path = self.directory / f"features-{kind}.npy"
+        path = self.directory / features_file(kind)
         try:
             return np.load(path, allow_pickle=False)
         except FileNotFoundError:
@@ -161,37 +159,13 @@ class ProtocolData:
 
 def load(directory) -> ProtocolData:
     directory = Path(directory)
-    meta = io.read_json(directory / "split.json")
-    split = io.load_npz(directory / "split.npz", SPLITS)
+    meta = io.read_json(directory / SPLIT_META)
+    split = io.load_npz(directory / SPLIT, SPLITS)
     files = SOURCES[meta["source"]].files
-    dataset = io.load_npz(directory / "dataset.npz", ("labels", "paths") if files else ("labels",))
+    dataset = io.load_npz(directory / DATASET, ("labels", "paths") if files else ("labels",))
     labels = dataset["labels"]
     actual = _checksum(split, labels, dataset.get("paths"))
     if actual != meta.get("checksum"):
         raise HashbenchError(f"{directory / 'split.npz'}: checksum {actual[:12]}... does not match split.json "
                              f"({str(meta.get('checksum'))[:12]}...); delete {directory} and re-run to rebuild it")
     return ProtocolData(directory, meta["source"], labels, split, actual)
-
-
-def write_features(directory, spec: dict, threads: int | None = None) -> Path:
-    """The shallow methods' features ``spec['features']`` of every item, zero-centred by the
-    training-set mean: ``pixels`` (scaled to [0, 1]) or ``alexnet-fc7`` (4096-d fc7 activations of
-    the ImageNet-pretrained AlexNet on the centre crop of the protocol's image pipeline)."""
-    directory = Path(directory)
-    data = load(directory)
-    kind = spec["features"]
-    if kind == "pixels":
-        if SOURCES[data.source].files:
-            raise HashbenchError(f"features: 'pixels' needs in-memory images; source '{data.source}' is image files "
-                                 "of varying size: use alexnet-fc7")
-        images = io.load_npz(directory / "dataset.npz", ("images",))["images"]
-        x = images.reshape(images.shape[0], -1).astype(np.float32) / np.float32(SOURCES[data.source].pixel_max)
-    else:
-        from hashbench.deep.features import alexnet_fc7
-
-        x = alexnet_fc7(data.images(spec.get("pipeline") or {}, threads), spec.get("feature_weights"))
-    x -= x[data.split["train"]].mean(axis=0)
-    path = directory / f"features-{kind}.npy"
-    with io.atomic_path(path) as tmp:
-        np.save(tmp, x)
-    return path

@@ -3,8 +3,11 @@
 import numpy as np
 import pytest
 
-from hashbench import registry, splits
+from hashbench import registry
+from hashbench.base import HashMethod
+from hashbench.data import splits
 from hashbench.errors import HashbenchError
+from hashbench.testing import check_method
 
 METHODS = sorted(registry.methods())
 
@@ -17,25 +20,56 @@ def digits(digits_dir):
 
 @pytest.fixture(scope="module")
 def digit_images(digits_dir):
-    return splits.load(digits_dir).images()
+    return splits.load(digits_dir).array_images()
+
+
+# the contract, not the quality: small budgets keep every check to seconds
+SMALL = {"SH-BDNN": {"lbfgs_iter": 10, "max_rounds": 2}, "KSH": {"n_iter": 20}, "BRE": {"max_sweeps": 20}}
 
 
 @pytest.mark.parametrize("name", METHODS)
 def test_conformance(name, digits, digit_images):
     x, y, split = digits
-    deep = registry.get(name).input == "images"
-    x = digit_images if deep else x
-    params = {"iterations": 20, "batch_size": 32} if deep else {}
-    train, query = split["train"], split["query"]
-    method = registry.create(name, n_bits=12, seed=0, params=params)
-    assert method.fit(x[train], y[train]) is method
-    codes = method.encode(x[query])
-    assert codes.shape == (query.size, 12) and codes.dtype == np.int8
-    assert set(np.unique(codes)) <= {-1, 1}
-    again = registry.create(name, n_bits=12, seed=0, params=params).fit(x[train], y[train]).encode(x[query])
-    np.testing.assert_array_equal(codes, again)
-    assert {k for k in vars(method) if k.endswith("_") and not k.startswith("_")}, "learned state ends in _"
-    assert set(method.get_params()) == set(type(method).hyperparameters())
+    deep = registry.get(name).is_deep
+    params = {"iterations": 10, "batch_size": 16} if deep else SMALL.get(name, {})
+    train = split["train"]
+    check_method(registry.get(name), (digit_images if deep else x)[train], y[train], params)
+
+
+class _Forgetful(HashMethod):
+    """Breaks the contract in one way at a time, to show the check catches each."""
+
+    name = "FORGETFUL"
+
+    def __init__(self, n_bits=8, seed=0, scale=1.0, flaw=None):
+        super().__init__(n_bits, seed)
+        self.scale = scale if flaw != "renamed" else None
+        self.flaw = flaw
+
+    def fit(self, X, Y=None):
+        self.mean_ = X[:, : self.n_bits].mean(axis=0) + (np.random.default_rng().random() if self.flaw == "unseeded"
+                                                          else 0)
+        if self.flaw == "unmarked":
+            self.weights = 1
+        return None if self.flaw == "no_self" else self
+
+    def encode(self, X):
+        codes = np.where(X[:, : self.n_bits] * self.scale >= self.mean_, 1, -1)
+        return codes if self.flaw == "int64" else codes.astype(np.int8)
+
+
+@pytest.mark.parametrize("flaw, message", [
+    ("no_self", "fit must return self"),
+    ("unmarked", r"fit set \['weights'\]; learned state must end in '_'"),
+    ("int64", "encode must return an int8 array"),
+    ("unseeded", "the same seed must give the same codes"),
+    ("renamed", "hyperparameter 'scale' must be stored unchanged"),
+])
+def test_check_method_catches_each_broken_contract(flaw, message, digits):
+    x, y, split = digits
+    check_method(_Forgetful, x[split["train"]], y[split["train"]], {"flaw": None})
+    with pytest.raises(AssertionError, match=message):
+        check_method(_Forgetful, x[split["train"]], y[split["train"]], {"scale": 2.0, "flaw": flaw})
 
 
 @pytest.mark.parametrize("name", METHODS)

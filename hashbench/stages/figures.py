@@ -16,10 +16,11 @@ from pathlib import Path
 
 import numpy as np
 
-from hashbench import io, stored
+from hashbench import io
+from hashbench.data import splits
+from hashbench.layout import CODES, CONTINUOUS, RUN_RECORD
+from hashbench.stages import stored
 
-NAMES = ("precision", "loss", "histogram", "tsne")
-DEEP_FIGURES = ("loss", "histogram", "tsne")
 _STYLES = {
     "HashNet": ("#d62728", "o"), "DHN": ("#1f77b4", "s"), "DNNH": ("#2ca02c", "^"), "CNNH": ("#9467bd", "v"),
     "SH-BDNN": ("#8c564b", "D"), "KSH": ("#e377c2", "<"), "ITQ-CCA": ("#7f7f7f", ">"), "ITQ": ("#bcbd22", "p"),
@@ -160,25 +161,30 @@ def save(fig, rows, out_dir, name: str) -> list[Path]:
     return paths + [out_dir / f"{name}.csv"]
 
 
-def build(spec: dict, runs_root, data_dir, out_dir) -> list[Path]:
-    """Every figure of one protocol. spec: protocol, methods, bits, seed, at_bits, deep_methods,
-    tsne_points, partial (draw the runs that exist instead of failing on a missing one)."""
-    from hashbench import splits
-
+def build(spec: dict, metrics_files, run_dirs, data_dir, out_dir) -> list[Path]:
+    """Every figure of one protocol from its runs' metrics files and the folders of the deep runs
+    (``run_dirs``: run.json, codes.npz, continuous.npz) of the figure methods at the figure length
+    and seed. spec: protocol, methods, bits, seed, at_bits, deep_methods, tsne_points, partial
+    (draw the runs that exist instead of failing on a missing one)."""
     protocol, seed, at_bits = spec["protocol"], spec["seed"], spec["at_bits"]
-    found, _ = stored.collect(runs_root, [protocol], spec["methods"], spec["bits"], [seed], spec.get("partial"))
+    found, _ = stored.collect(metrics_files, [protocol], spec["methods"], spec["bits"], [seed], spec.get("partial"))
     runs = {(m, b): metrics for (_, m, b, _), metrics in found.items()}
     paths = save(*precision_figure(runs, spec["methods"], spec["bits"], at_bits), out_dir, "precision")
-    deep = [m for m in spec["deep_methods"] if (m, at_bits) in runs]
+    dirs = {}
+    for d in map(Path, run_dirs):
+        run = io.read_json(d / RUN_RECORD)["spec"]
+        if (run["protocol"], run["bits"], run["seed"]) == (protocol, at_bits, seed) and run["method"] in spec["deep_methods"]:
+            dirs[run["method"]] = d
+    deep = [m for m in spec["deep_methods"] if m in dirs and (m, at_bits) in runs]
     if not deep:
         return paths
-    dirs = {m: stored.run_dir(runs_root, protocol, m, at_bits, seed) for m in deep}
-    histories = {m: io.read_json(d / "run.json")["loss_history"] for m, d in dirs.items()}
+    dirs = {m: dirs[m] for m in deep}
+    histories = {m: io.read_json(d / RUN_RECORD)["loss_history"] for m, d in dirs.items()}
     paths += save(*loss_figure(histories), out_dir, "loss")
-    continuous = {m: io.load_npz(d / "continuous.npz", ("database",))["database"] for m, d in dirs.items()}
+    continuous = {m: io.load_npz(d / CONTINUOUS, ("database",))["database"] for m, d in dirs.items()}
     paths += save(*histogram_figure(continuous), out_dir, "histogram")
     data = splits.load(data_dir)
-    codes = {m: io.load_codes(d / "codes.npz")[1] for m, d in dirs.items()}
+    codes = {m: io.load_codes(d / CODES)[1] for m, d in dirs.items()}
     labels = data.labels[data.split["database"]]
     paths += save(*tsne_figure(codes, labels, spec["tsne_points"], seed), out_dir, "tsne")
     return paths

@@ -1,8 +1,9 @@
 import numpy as np
 import pytest
 
-from hashbench import io, splits
-from hashbench.datasets import SOURCES
+from hashbench import io
+from hashbench.data import splits
+from hashbench.data.sources import SOURCES
 from hashbench.errors import HashbenchError
 
 

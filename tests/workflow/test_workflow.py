@@ -13,6 +13,8 @@ import yaml
 from conftest import ROOT
 from fake_plugin import write_plugin
 
+pytestmark = pytest.mark.slow  # the workflow as a user runs it: minutes
+
 TINY = {
     "protocols": ["digits"],
     "methods": ["ITQ", "LSH", "COORD", "HashNet"],

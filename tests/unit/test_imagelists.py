@@ -6,7 +6,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from hashbench import config, imagelists, splits
+from hashbench import config
+from hashbench.data import imagelists, splits
 from hashbench.errors import HashbenchError
 from image_fixtures import PREFIX, line, released_lists, write_images, write_list
 
@@ -195,7 +196,7 @@ def test_cifar10_protocol_leaves_training_images_out_of_the_database(tmp_path, m
     assert len(data.labels) == 100 and {k: v.size for k, v in data.split.items()} == {
         "query": 20, "database": 50, "train": 30}
     assert not np.isin(data.split["train"], data.split["database"]).any()
-    assert data.images().channels == 3 and data.images().size == (32, 32)
+    assert data.deep_input({}).channels == 3 and data.deep_input({}).size == (32, 32)
 
 
 def test_cifar10_without_data_or_network_is_a_clear_error(tmp_path, monkeypatch):

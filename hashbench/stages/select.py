@@ -7,7 +7,7 @@ trained on the rest, the held-out items are encoded as queries and the rest of t
 the database, and each combination is scored by the MAP@R of the protocol (R at most the size of
 that database). The best score wins; ties go to the combination listed first. selection.json
 records every score and the choice; every run of the method on the protocol then trains with it
-(``hashbench.runner.chosen_params``) and its run.json says so. The test split is never read.
+(``hashbench.stages.train.chosen_params``) and its run.json says so. The test split is never read.
 """
 
 from __future__ import annotations
@@ -19,7 +19,8 @@ from pathlib import Path
 
 import numpy as np
 
-from hashbench import io, splits
+from hashbench import io
+from hashbench.data import splits
 from hashbench.errors import HashbenchError
 from hashbench.metrics import evaluate
 
@@ -44,7 +45,7 @@ def candidates(grid: dict) -> list[dict]:
 
 def select(spec: dict, data_dir, out_path, threads: int | None = None) -> dict:
     """Score every candidate of ``spec`` (``hashbench.config.selection_spec``) and write selection.json."""
-    from hashbench.runner import method_and_inputs
+    from hashbench.stages.train import method_and_inputs
 
     data = splits.load(data_dir)
     fit_idx, val_idx = holdout(data.split["train"], spec["validation"], spec["seed"])

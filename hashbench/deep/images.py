@@ -56,7 +56,7 @@ class ArrayImages:
         batch = torch.from_numpy(np.asarray(rows, dtype=np.float32) / self.pixel_max)
         return batch.to(device, memory_format=torch.channels_last)
 
-    def train_batches(self, batches, seed: int, device):
+    def train_batches(self, batches, device):
         for _, index in batches:
             yield index, self._tensor(self.images[index], device)
 
@@ -196,12 +196,12 @@ class PipelineImages:
                                            pin_memory=torch.device(device).type == "cuda",
                                            persistent_workers=False, prefetch_factor=4 if workers else None, **kwargs)
 
-    def train_batches(self, batches, seed: int, device):
-        """``batches`` yields (iteration, index array); each sample's augmentation is seeded by
-        (seed, iteration, position)."""
+    def train_batches(self, batches, device):
+        """``batches`` (``hashbench.deep.loop.Batches``) yields (iteration, index array); each sample's
+        augmentation is seeded by (the run's seed ``batches.seed``, iteration, position)."""
         def keys():
             for iteration, index in batches:
-                states = np.random.SeedSequence([seed, iteration]).generate_state(len(index))
+                states = np.random.SeedSequence([batches.seed, iteration]).generate_state(len(index))
                 yield [(int(i), int(s)) for i, s in zip(index, states)]
 
         for images, index in _reraise(self._loader(self._transforms(True), True, device, batch_sampler=keys())):

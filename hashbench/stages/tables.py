@@ -14,7 +14,9 @@ from pathlib import Path
 
 import numpy as np
 
-from hashbench import io, reference, stored
+from hashbench import io, reference
+from hashbench.layout import METRICS_TABLE, TABLES
+from hashbench.stages import stored
 
 METRIC_COLUMNS = ("map", "map_tie_aware", "p_h2", "topk", "n_queries", "n_queries_in_map", "no_relevant",
                   "fit_seconds", "encode_seconds", "eval_seconds", "split_checksum", "config_hash")
@@ -130,20 +132,21 @@ def write_metrics_csv(found: dict, path) -> None:
                              *(precision.get(str(n), "") for n in n_values), *(map_at.get(str(r), "") for r in r_values)])
 
 
-def build(spec: dict, runs_root, out_dir) -> dict:
-    """Write table1.csv/.md, table2.csv/.md and metrics.csv under ``out_dir`` from the stored runs.
+def build(spec: dict, metrics_files, out_dir) -> dict:
+    """Write table1.csv/.md, table2.csv/.md and metrics.csv under ``out_dir`` from the runs' metrics files.
 
     ``spec``: protocols ({name: {topk, paper}}), methods, bits, seeds, partial (mark missing runs
     instead of failing). Returns the cells of both tables.
     """
-    found, _ = stored.collect(runs_root, spec["protocols"], spec["methods"], spec["bits"], spec["seeds"],
+    found, _ = stored.collect(metrics_files, spec["protocols"], spec["methods"], spec["bits"], spec["seeds"],
                               spec.get("partial", False))
     out_dir = Path(out_dir)
     out = {}
     titles = {"table1": "Table 1: MAP of Hamming ranking", "table2": "Table 2: MAP of HashNet and its variants"}
-    for table, title in titles.items():
+    for table in TABLES:
+        title = titles[table]
         out[table] = _cells(table, spec, found)
         _write_csv(out[table], out_dir / f"{table}.csv")
         _write_md(title, out[table], spec, out_dir / f"{table}.md")
-    write_metrics_csv(found, out_dir / "metrics.csv")
+    write_metrics_csv(found, out_dir / METRICS_TABLE)
     return out

@@ -6,19 +6,20 @@ import signal
 import subprocess
 import sys
 import time
-from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
 
-from hashbench import registry, splits
+from conftest import ROOT
+from hashbench import registry
+from hashbench.data import splits
 from hashbench.deep import backbones
 from hashbench.deep.losses import log_cosh, pairwise_likelihood, triplet_ranking
 from hashbench.errors import HashbenchError
 from hashbench.methods.cnnh import coordinate_descent
 
-DEEP = sorted(name for name, cls in registry.methods().items() if cls.input == "images")
+DEEP = sorted(name for name, cls in registry.methods().items() if cls.is_deep)
 
 
 def eq4_reference(h, labels, alpha, weighting, similar_weight=1.0, normalise="weights"):
@@ -92,7 +93,7 @@ def test_every_protocol_names_hashnets_pair_weighting(path):
     """similar_weight only counts with weighting: released; each shipped protocol says which it uses."""
     from hashbench import config
 
-    cfg = config.load(Path(__file__).parents[1] / path)
+    cfg = config.load(ROOT / path)
     for protocol in cfg["protocols"]:
         for name in ("HashNet", "HashNet-C", "HashNet-W"):
             params = config.method_params(cfg, protocol, name)
@@ -118,9 +119,10 @@ def test_beta_schedules():
 def digits(digits_dir):
     data = splits.load(digits_dir)
     train = data.split["train"]
-    return data.images()[train], data.labels[train]
+    return data.array_images()[train], data.labels[train]
 
 
+@pytest.mark.slow
 def test_continuation_saturates_the_codes(digits):
     x, y = digits
 
@@ -133,6 +135,7 @@ def test_continuation_saturates_the_codes(digits):
     assert saturated(300, beta_gamma=2.0) > saturated(300, schedule="none") + 0.5
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", DEEP)
 def test_every_deep_method_lowers_its_loss(name, digits):
     x, y = digits
@@ -184,6 +187,7 @@ def test_cnnh_stage1_sets_each_entry_to_its_exact_minimiser():
     assert history[0] == pytest.approx(objective(expected))
 
 
+@pytest.mark.slow
 def test_cnnh_resume_keeps_stage1(digits, tmp_path, monkeypatch):
     """A run killed after stage 1 resumes with its targets from the checkpoint, without redoing stage 1,
     and ends where an uninterrupted run does."""
@@ -219,6 +223,7 @@ def run_train(spec, data_dir, out_dir, env):
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
 
+@pytest.mark.slow
 def test_killed_run_resumes_to_identical_weights(digits_dir, tmp_path, cli_env, default_config):
     from hashbench import config
 
@@ -313,7 +318,8 @@ def test_checkpoint_restores_every_rng_on_any_device(device, tmp_path):
 
 def test_a_job_killed_while_encoding_does_not_train_again(digits_dir, tmp_path, default_config, monkeypatch, caplog):
     """The final checkpoint stays until the codes are written; the re-run resumes at the last iteration."""
-    from hashbench import config, runner
+    from hashbench import config
+    from hashbench.stages import train as train_stage
     from hashbench.deep.base import DeepHashMethod
 
     cfg = config.validate({**default_config, "method_params": {"HashNet": {
@@ -326,14 +332,14 @@ def test_a_job_killed_while_encoding_does_not_train_again(digits_dir, tmp_path, 
     with monkeypatch.context() as patch:
         patch.setattr(DeepHashMethod, "encode_with_continuous", killed)
         with pytest.raises(KeyboardInterrupt):
-            runner.train(spec, digits_dir, tmp_path / "run")
+            train_stage.train(spec, digits_dir, tmp_path / "run")
     checkpoint = tmp_path / "run" / "checkpoint.pt"
     assert torch.load(checkpoint, weights_only=False)["iteration"] == 30
     with caplog.at_level("INFO", logger="hashbench"):
-        record = runner.train(spec, digits_dir, tmp_path / "run")
+        record = train_stage.train(spec, digits_dir, tmp_path / "run")
     assert "at iteration 30" in caplog.text and len(record["loss_history"]) == 30
     assert (tmp_path / "run" / "codes.npz").exists() and not checkpoint.exists()
-    whole = runner.train(spec, digits_dir, tmp_path / "whole")
+    whole = train_stage.train(spec, digits_dir, tmp_path / "whole")
     assert whole["loss_history"] == record["loss_history"]
     for name in ("codes.npz", "continuous.npz"):
         a, b = np.load(tmp_path / "run" / name), np.load(tmp_path / "whole" / name)

@@ -3,10 +3,12 @@
 import numpy as np
 import pytest
 
-from hashbench import registry, splits
+from hashbench import registry
+from hashbench.data import splits
 from hashbench.errors import HashbenchError
 from hashbench.metrics import evaluate
-from hashbench.shallow import LabelSimilarity, _LBFGSMemory, lbfgs
+from hashbench.shallow.labels import LabelSimilarity
+from hashbench.shallow.lbfgs import lbfgs, _LBFGSMemory
 from hashbench.methods.bre import _adjacency, _line_search, _objective, neighbour_pairs
 from hashbench.methods.ksh import Residue, optimise_projection
 from hashbench.methods.sh import select_modes
@@ -64,6 +66,7 @@ def test_label_similarity_operator_matches_the_dense_matrix(labels):
     np.testing.assert_allclose(LabelSimilarity(y) @ b, dense @ b)
 
 
+@pytest.mark.slow
 def test_ksh_keeps_the_better_solution_per_bit(digits):
     ksh = fit("KSH", digits)
     spectral_only = fit("KSH", digits, n_iter=0)
@@ -241,6 +244,7 @@ def test_sh_bdnn_hidden_sizes_and_holdout():
     assert [int(held[y[:, c] > 0].sum()) for c in range(4)] == [5, 3, 2, 0]
 
 
+@pytest.mark.slow
 def test_sh_bdnn_early_stopping_keeps_the_best_round(digits):
     x, y, _ = digits
     bdnn = registry.create("SH-BDNN", n_bits=16, seed=0, params={"lbfgs_iter": 30}).fit(x, y)
@@ -283,6 +287,7 @@ def test_lbfgs_minimises_a_smooth_function():
     assert np.array_equal(lbfgs(lambda z: (rosen(z), rosen_der(z)), np.ones(3), 10), np.ones(3))
 
 
+@pytest.mark.slow
 def test_supervised_methods_and_itq_beat_lsh(digits):
     x_all_data = digits[2]
     x, labels, split = x_all_data.features("pixels"), x_all_data.labels, x_all_data.split

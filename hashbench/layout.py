@@ -1,0 +1,69 @@
+"""The file layout of a benchmark, spelled once: the workflow's rules declare these paths and the
+stages read and write them. Directory templates use Snakemake's ``{wildcard}`` syntax; the names
+of the files inside a directory are constants, joined by the rules (``f"{DATA_DIR}/{SPLIT}"``) and
+by the stages (``Path(data_dir) / SPLIT``).
+
+  data/<protocol>/                     DATA_DIR: one protocol's data (``hashbench.data.splits``)
+    dataset.npz, split.npz, split.json   the items, the shared split and its checksum
+    features-<kind>.npy                  the shallow methods' features
+    images-<resize>.npy                  image files decoded and resized once (the image cache)
+  results/runs/<p>/<m>/<b>bits/seed<s>/  RUN_DIR: one run
+    codes.npz, run.json, metrics.json, continuous.npz (deep methods), checkpoint.pt (while training)
+  results/selection/<p>/<m>.json       SELECTION: hyperparameters chosen on a validation hold-out
+  results/table1.csv|md, table2.csv|md, metrics.csv
+  figures/<protocol>/<figure>.png|pdf|csv
+  logs/<step>/...log                   one log per job
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+DATA_DIR = "data/{protocol}"
+DATASET, SPLIT, SPLIT_META = "dataset.npz", "split.npz", "split.json"
+FEATURES = "features-{kind}.npy"
+IMAGE_CACHE = "images-{resize}.npy"
+
+RUNS = "results/runs"
+RUN_SUBDIR = "{protocol}/{method}/{bits}bits/seed{seed}"
+RUN_DIR = f"{RUNS}/{RUN_SUBDIR}"
+CODES, RUN_RECORD, METRICS, CONTINUOUS, CHECKPOINT = "codes.npz", "run.json", "metrics.json", "continuous.npz", \
+    "checkpoint.pt"
+SELECTION = "results/selection/{protocol}/{method}.json"
+
+RESULTS = "results"
+TABLES = ("table1", "table2")
+METRICS_TABLE = "metrics.csv"
+
+FIGURE_DIR = "figures/{protocol}"
+FIGURES = ("precision", "loss", "histogram", "tsne")  # precision from the metrics; the others from deep runs
+FIGURE_FORMATS = ("png", "pdf", "csv")
+
+LOGS = {
+    "prepare": "logs/prepare/{protocol}.log",
+    "image_cache": "logs/image_cache/{protocol}-{resize}.log",
+    "features": "logs/features/{protocol}-{kind}.log",
+    "select": "logs/select/{protocol}/{method}.log",
+    "train": f"logs/train/{RUN_SUBDIR}.log",
+    "evaluate": f"logs/evaluate/{RUN_SUBDIR}.log",
+    "tables": "logs/tables.log",
+    "figures": "logs/figures/{protocol}.log",
+}
+
+
+def run_dir(protocol: str, method: str, bits: int, seed: int, root=RUNS) -> Path:
+    """Where a (protocol, method, bits, seed) run lives under ``root`` (default: results/runs)."""
+    return Path(root) / RUN_SUBDIR.format(protocol=protocol, method=method, bits=int(bits), seed=int(seed))
+
+
+def features_file(kind: str) -> str:
+    return FEATURES.format(kind=kind)
+
+
+def image_cache_file(resize: int) -> str:
+    return IMAGE_CACHE.format(resize=int(resize))
+
+
+def figure_names(deep: bool) -> tuple[str, ...]:
+    """The figures of a protocol: precision always; loss, histogram and t-SNE with a deep figure method."""
+    return FIGURES if deep else FIGURES[:1]

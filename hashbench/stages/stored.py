@@ -1,0 +1,42 @@
+"""Collecting the configured (protocol, method, bits, seed) runs from the metrics files a rule
+passes (``hashbench.layout``: results/runs/<p>/<m>/<b>bits/seed<s>/metrics.json).
+
+Tables and figures read only what the runs stored (metrics.json, run.json, codes.npz, continuous.npz);
+they never retrain or re-evaluate.
+"""
+
+from __future__ import annotations
+
+from hashbench import io
+from hashbench.errors import HashbenchError
+
+
+def describe(key) -> str:
+    protocol, method, bits, seed = key
+    return f"({protocol}, {method}, {bits} bits, seed {seed})"
+
+
+def collect(metrics_files, protocols, methods, bits, seeds, partial: bool = False) -> tuple[dict, list]:
+    """The metrics of every configured run among ``metrics_files`` (each run's metrics.json, as the
+    rule lists them), keyed by (protocol, method, bits, seed) as the file records them, and the keys
+    of the configured runs without a file.
+
+    Without ``partial`` a missing run is an error naming every absent (protocol, method, bits, seed).
+    """
+    configured = [(p, m, int(b), int(s)) for p in protocols for m in methods for b in bits for s in seeds]
+    stored = {}
+    for path in metrics_files:
+        metrics = io.read_json(path)
+        try:
+            key = (metrics["protocol"], metrics["method"], int(metrics["bits"]), int(metrics["seed"]))
+        except (KeyError, TypeError, ValueError):
+            raise HashbenchError(f"{path}: not a run's metrics.json (no protocol, method, bits and seed)") from None
+        stored[key] = metrics
+    found = {key: stored[key] for key in configured if key in stored}
+    missing = [key for key in configured if key not in stored]
+    if missing and not partial:
+        shown = ", ".join(describe(k) for k in missing[:5])
+        more = f" and {len(missing) - 5} more" if len(missing) > 5 else ""
+        raise HashbenchError(f"no metrics.json for {len(missing)} configured run(s): {shown}{more}; "
+                             "run them first, or ask for a partial table (tables: {partial: true})")
+    return found, missing

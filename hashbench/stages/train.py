@@ -1,0 +1,95 @@
+"""One (protocol, method, bits, seed) run: fit on the training split, encode queries and database,
+store codes.npz and run.json (and what the method adds: a deep method's continuous outputs; it
+checkpoints and resumes by itself). The method's hooks (``hashbench.base.HashMethod``) do what
+differs between kinds of method; this function does the same for all."""
+
+from __future__ import annotations
+
+import logging
+import platform
+import time
+from pathlib import Path
+
+import numpy as np
+
+from hashbench import __version__, config, io, registry
+from hashbench.data import splits
+from hashbench.layout import CODES, RUN_RECORD
+from hashbench.errors import HashbenchError
+
+log = logging.getLogger("hashbench")
+
+
+def _check_codes(codes, n_rows: int, n_bits: int, what: str) -> np.ndarray:
+    codes = np.asarray(codes)
+    if codes.shape != (n_rows, n_bits) or not (np.abs(codes) == 1).all():
+        raise HashbenchError(f"{what}: expected a ({n_rows}, {n_bits}) matrix of -1/+1 codes, "
+                             f"got shape {codes.shape}")
+    return codes.astype(np.int8)
+
+
+def method_and_inputs(spec: dict, data: splits.ProtocolData, params: dict, threads: int | None):
+    """The run's method with ``params`` and what it fits and encodes (``HashMethod.inputs``)."""
+    method = registry.create(spec["method"], spec["bits"], spec["seed"], params)
+    return method, method.inputs(data, spec["protocol_def"], threads)
+
+
+def chosen_params(spec: dict, selection_path) -> tuple[dict, dict]:
+    """The run's hyperparameters with those chosen on the validation hold-out (``hashbench.stages.select``)
+    in place, and what run.json records of the choice."""
+    if selection_path is None:
+        return spec["params"], {}
+    chosen = io.read_json(selection_path)
+    if (chosen.get("protocol"), chosen.get("method")) != (spec["protocol"], spec["method"]):
+        raise HashbenchError(f"{selection_path}: a selection for ({chosen.get('protocol')}, {chosen.get('method')}), "
+                             f"not ({spec['protocol']}, {spec['method']})")
+    return {**spec["params"], **chosen["chosen"]}, {"file": str(selection_path), **chosen}
+
+
+def train(spec: dict, data_dir, out_dir, threads: int | None = None, selection=None) -> dict:
+    """Fit the method on the training split, encode queries and database, store codes and run.json;
+    with ``selection`` (a selection.json) the hyperparameters chosen there replace the configured ones."""
+    out_dir = Path(out_dir)
+    data = splits.load(data_dir)
+    params, selected = chosen_params(spec, selection)
+    method, features = method_and_inputs(spec, data, params, threads)
+    method.start_run(out_dir)
+    train_idx = data.split["train"]
+    log.info("fitting %s (%d bits, seed %d) on %d training items of %s", spec["method"], spec["bits"],
+             spec["seed"], train_idx.size, spec["protocol"])
+    start = time.perf_counter()
+    fitted = method.fit(features[train_idx], data.labels[train_idx])
+    fit_seconds = time.perf_counter() - start
+    if fitted is not method:
+        raise HashbenchError(f"method '{spec['method']}': fit() must return self")
+    start = time.perf_counter()
+    query = method.encode(features[data.split["query"]])
+    database, extra = method.encode_database(features[data.split["database"]])
+    codes = {name: _check_codes(raw, data.split[name].size, spec["bits"], f"method '{spec['method']}' encode({name})")
+             for name, raw in (("query", query), ("database", database))}
+    encode_seconds = time.perf_counter() - start
+    history = np.asarray(getattr(method, "loss_history_", []), dtype=float).tolist()
+    method.log_loss_history(history)
+    log.info("fit %.2fs, encode %.2fs", fit_seconds, encode_seconds)
+    io.save_codes(out_dir / CODES, codes["query"], codes["database"])
+    for name, arrays in extra.items():
+        io.save_npz(out_dir / name, **arrays)
+    record = {
+        "spec": spec,
+        "params": method.get_params(),
+        "features": "images" if method.is_deep else spec["protocol_def"]["features"],
+        "config_hash": config.digest(spec),
+        "split_checksum": data.checksum,
+        "fit_seconds": fit_seconds,
+        "encode_seconds": encode_seconds,
+        "loss_history": history,
+        "device": getattr(method, "device_", "cpu"),
+        "diagnostics": getattr(method, "diagnostics_", {}),
+        "selection": selected,
+        "hashbench_version": __version__,
+        "python": platform.python_version(),
+        "numpy": np.__version__,
+    }
+    io.write_json(out_dir / RUN_RECORD, record)
+    method.end_run(out_dir)
+    return record

@@ -1,0 +1,65 @@
+"""Conformance checks a hashing method must pass, for the built-in methods and for plugin authors
+(as scikit-learn's ``check_estimator``):
+
+    from hashbench.testing import check_method
+    check_method(MyMethod, X, Y)                  # raises AssertionError naming what is wrong
+
+``X``/``Y`` are training data of the kind the method reads (features, or images for a deep method)
+and their 0/1 label matrix; ``params`` are hyperparameters to use (e.g. few iterations).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from hashbench.base import HashMethod
+from hashbench.errors import HashbenchError
+
+
+def _codes(method: HashMethod, X, n_bits: int, what: str) -> np.ndarray:
+    codes = method.encode(X)
+    assert isinstance(codes, np.ndarray) and codes.dtype == np.int8, \
+        f"{what}: encode must return an int8 array, got {type(codes).__name__} {getattr(codes, 'dtype', '')}"
+    assert codes.shape == (len(X), n_bits), f"{what}: encode returned shape {codes.shape}, expected {(len(X), n_bits)}"
+    assert np.isin(codes, (-1, 1)).all(), f"{what}: codes must be -1/+1"
+    return codes
+
+
+def check_method(cls: type[HashMethod], X, Y: np.ndarray, params: dict | None = None, n_bits: int = 12,
+                 seed: int = 0) -> None:
+    """Check ``cls`` against the method contract (``hashbench.base``): a ``name``; hyperparameters
+    from ``__init__`` stored under their own names; ``fit`` returning self and adding only learned
+    attributes ending in ``_``; int8 {-1, +1} codes of shape (n, n_bits); the same codes for the same
+    seed; the same codes from a method rebuilt from ``get_params()``; unknown hyperparameters refused."""
+    params = dict(params or {})
+    name = getattr(cls, "name", None)
+    assert isinstance(name, str) and name, f"{cls.__qualname__}: needs a class attribute 'name'"
+    assert issubclass(cls, HashMethod), f"{name}: must subclass hashbench.base.HashMethod"
+    try:
+        cls.check_params({"no_such_hyperparameter": 1})
+    except HashbenchError as exc:
+        assert "no_such_hyperparameter" in str(exc), f"{name}: the error for an unknown hyperparameter must name it"
+    else:
+        raise AssertionError(f"{name}: check_params accepted an unknown hyperparameter")
+
+    method = cls(n_bits=n_bits, seed=seed, **params)
+    stored = method.get_params()
+    for key, value in params.items():
+        assert stored[key] is value or stored[key] == value, \
+            f"{name}: hyperparameter '{key}' must be stored unchanged as self.{key} (got {stored[key]!r})"
+    before = set(vars(method))
+    fitted = method.fit(X, Y)
+    assert fitted is method, f"{name}: fit must return self"
+    added = set(vars(method)) - before
+    wrong = sorted(a for a in added if not a.endswith("_") and not a.startswith("_"))
+    assert not wrong, f"{name}: fit set {wrong}; learned state must end in '_'"
+    assert any(not a.startswith("_") for a in added), f"{name}: fit stored no learned state (attributes ending in '_')"
+    assert method.get_params() == stored, f"{name}: fit changed its hyperparameters"
+    codes = _codes(method, X, n_bits, name)
+
+    again = cls(n_bits=n_bits, seed=seed, **params).fit(X, Y)
+    np.testing.assert_array_equal(_codes(again, X, n_bits, name), codes,
+                                  err_msg=f"{name}: the same seed must give the same codes")
+    rebuilt = cls(n_bits=n_bits, seed=seed, **stored).fit(X, Y)
+    np.testing.assert_array_equal(_codes(rebuilt, X, n_bits, name), codes,
+                                  err_msg=f"{name}: a method rebuilt from get_params() must give the same codes")

@@ -1,0 +1,78 @@
+import subprocess
+import sys
+
+import pytest
+
+from fake_plugin import write_plugin
+from hashbench import registry
+from hashbench.errors import HashbenchError
+
+
+@pytest.fixture
+def plugin_on_path(tmp_path, monkeypatch):
+    folder = write_plugin(tmp_path / "plugin")
+    monkeypatch.syspath_prepend(str(folder))
+    registry._scan.cache_clear()
+    yield folder
+    registry._scan.cache_clear()
+
+
+def test_builtin_methods_are_found():
+    assert {"LSH", "ITQ"} <= set(registry.methods())
+
+
+def test_entry_point_plugin_is_registered(plugin_on_path):
+    cls = registry.get("COORD")
+    assert cls.__module__ == "hb_coord_plugin"
+    assert "COORD" in registry.methods() and "ITQ" in registry.methods()
+
+
+def test_plugin_may_not_shadow_a_builtin(plugin_on_path):
+    ep = plugin_on_path / "hb_coord_plugin-0.1.dist-info" / "entry_points.txt"
+    ep.write_text("[hashbench.methods]\nITQ = hb_coord_plugin:CoordinateHash\n")
+    with pytest.raises(HashbenchError, match="entry point 'ITQ = hb_coord_plugin:CoordinateHash'"):
+        registry.methods()
+
+
+def test_listing_methods_does_not_import_torch():
+    code = "import sys; from hashbench import registry; registry.methods(); print('torch' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"
+
+
+def test_a_plugin_that_fails_to_import_is_named_and_the_others_still_load(plugin_on_path, tmp_path, cli_env):
+    (plugin_on_path / "hb_broken_plugin.py").write_text("raise ImportError('no module named faiss')\n")
+    ep = plugin_on_path / "hb_coord_plugin-0.1.dist-info" / "entry_points.txt"
+    ep.write_text("[hashbench.methods]\nCOORD = hb_broken_plugin:CoordinateHash\n")
+    assert "ITQ" in registry.methods() and "COORD" not in registry.methods()
+    assert registry.broken() == {"plugin COORD = hb_broken_plugin:CoordinateHash": "ImportError: no module named faiss"}
+    with pytest.raises(HashbenchError, match=r"unknown method 'COORD'; available: .*ITQ.*; plugin COORD = "
+                                             r"hb_broken_plugin:CoordinateHash failed to import \(ImportError: no "
+                                             r"module named faiss\)"):
+        registry.get("COORD")
+    env = {**cli_env, "PYTHONPATH": str(plugin_on_path)}
+    out = subprocess.run([sys.executable, "-m", "hashbench", "methods"], capture_output=True, text=True, env=env)
+    assert out.returncode == 0 and "ITQ" in out.stdout
+    assert "not loaded: plugin COORD = hb_broken_plugin:CoordinateHash: ImportError: no module named faiss" in out.stderr
+
+
+def test_a_builtin_module_that_fails_to_import_is_named(monkeypatch):
+    import hashbench.methods as package
+
+    real = registry.importlib.import_module
+
+    def failing(name):
+        if name == f"{package.__name__}.lsh":
+            raise SyntaxError("invalid syntax (lsh.py, line 3)")
+        return real(name)
+
+    registry._scan.cache_clear()
+    monkeypatch.setattr(registry.importlib, "import_module", failing)
+    try:
+        assert "ITQ" in registry.methods() and "LSH" not in registry.methods()
+        with pytest.raises(HashbenchError, match=r"unknown method 'LSH'.*methods/lsh.py failed to import "
+                                                 r"\(SyntaxError: invalid syntax \(lsh.py, line 3\)\)"):
+            registry.get("LSH")
+    finally:
+        monkeypatch.undo()
+        registry._scan.cache_clear()

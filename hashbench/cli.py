@@ -53,7 +53,7 @@ def _select(args):
 def _evaluate(args):
     from hashbench.stages import evaluate
 
-    evaluate.evaluate(args.run, args.data, args.spec, args.out)
+    evaluate.evaluate(args.run, args.data, args.spec, args.out, args.per_query)
 
 
 def _tables(args):
@@ -129,7 +129,8 @@ def parser() -> argparse.ArgumentParser:
     s.add_argument("--data", required=True)
     s.add_argument("--spec", required=True, type=_json_arg,
                    help="evaluation options as JSON (hashbench.config.eval_spec): topk, no_relevant, precision_at")
-    s.add_argument("--out", required=True)
+    s.add_argument("--out", required=True, help="the metrics.json to write")
+    s.add_argument("--per-query", required=True, help="the per_query.npz to write (each query's AP)")
     s.set_defaults(func=_evaluate)
 
     s = sub.add_parser("tables", help="Tables 1 and 2 (.csv, .md) and metrics.csv from the stored runs")

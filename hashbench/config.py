@@ -170,6 +170,7 @@ def tables_spec(cfg: dict) -> dict:
         "protocols": {p: {k: cfg["protocol_defs"][p].get(k) for k in ("topk", "paper", "also_topk")
                           if cfg["protocol_defs"][p].get(k) is not None} for p in cfg["protocols"]},
         "methods": cfg["methods"], "bits": cfg["bits"], "seeds": cfg["seeds"], "partial": cfg["tables"]["partial"],
+        "alpha": cfg["tables"]["alpha"], "resamples": cfg["tables"]["resamples"],
     }
 
 

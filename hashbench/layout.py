@@ -8,11 +8,13 @@ by the stages (``Path(data_dir) / SPLIT``).
     features-<kind>.npy                  the shallow methods' features
     images-<resize>.npy                  image files decoded and resized once (the image cache)
   results/runs/<p>/<m>/<b>bits/seed<s>/  RUN_DIR: one run
-    codes.npz, run.json, metrics.json, continuous.npz (deep methods), checkpoint.pt (while training)
+    codes.npz, run.json, metrics.json, per_query.npz (each query's AP), continuous.npz (deep methods),
+    checkpoint.pt (while training)
   results/selection/<p>/<m>.json       SELECTION: hyperparameters chosen on a validation hold-out
   results/table1.csv|md, table2.csv|md, metrics.csv
   figures/<protocol>/<figure>.png|pdf|csv
   logs/<step>/...log                   one log per job
+  benchmarks/<step>/...tsv             one wall-time and memory record per job
 """
 
 from __future__ import annotations
@@ -27,8 +29,8 @@ IMAGE_CACHE = "images-{resize}.npy"
 RUNS = "results/runs"
 RUN_SUBDIR = "{protocol}/{method}/{bits}bits/seed{seed}"
 RUN_DIR = f"{RUNS}/{RUN_SUBDIR}"
-CODES, RUN_RECORD, METRICS, CONTINUOUS, CHECKPOINT = "codes.npz", "run.json", "metrics.json", "continuous.npz", \
-    "checkpoint.pt"
+CODES, RUN_RECORD, METRICS, PER_QUERY = "codes.npz", "run.json", "metrics.json", "per_query.npz"
+CONTINUOUS, CHECKPOINT = "continuous.npz", "checkpoint.pt"
 SELECTION = "results/selection/{protocol}/{method}.json"
 
 RESULTS = "results"
@@ -49,6 +51,12 @@ LOGS = {
     "tables": "logs/tables.log",
     "figures": "logs/figures/{protocol}.log",
 }
+
+
+def benchmark_file(step: str) -> str:
+    """Where Snakemake's benchmark directive records a job's wall time and memory: beside its log,
+    under benchmarks/ (``bench/workflow_times.py`` sums them per rule)."""
+    return "benchmarks/" + LOGS[step].removeprefix("logs/").removesuffix(".log") + ".tsv"
 
 
 def run_dir(protocol: str, method: str, bits: int, seed: int, root=RUNS) -> Path:

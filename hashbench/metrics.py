@@ -32,7 +32,8 @@ Queries with no relevant item in the top R
     within radius 2 scores 0. Mean over all queries.
 ``precision_at_n``
     Per query: relevant items among the first N of the index-stable ranking, over N. Mean over all
-    queries. Every N must be at most the database size.
+    queries. An N asked for explicitly must be at most the database size; the default Ns (100, 200,
+    ..., 1000) are capped to it: those beyond are left out and listed in ``precision_at_dropped``.
 ``pr_curve``
     For each radius r = 0..K, the mean over queries of precision (0 when nothing lies within r) and
     recall (relevant within r over relevant in the database; 0 for a query with no relevant item).
@@ -206,14 +207,18 @@ def evaluate(
     db_labels: np.ndarray,
     topk: int,
     *,
-    precision_at: tuple[int, ...] = DEFAULT_PRECISION_AT,
+    precision_at: tuple[int, ...] | None = None,
     no_relevant: str = "zero",
+    per_query: bool = False,
 ) -> dict:
     """All retrieval metrics of Hamming ranking; see the module docstring for the definitions.
 
-    Returns a dict with ``map``, ``map_tie_aware``, ``p_h2``, ``precision_at_n`` ({N: value}),
-    ``pr_curve`` ({"radius", "precision", "recall"} lists over radius 0..K), ``topk`` (R used),
-    ``n_queries`` and ``n_queries_in_map`` (queries counted in the MAP means).
+    Returns a dict with ``map``, ``map_tie_aware``, ``p_h2``, ``precision_at_n`` ({N: value}; by
+    default N = 100, ..., 1000 capped to the database size, the dropped ones in
+    ``precision_at_dropped``), ``pr_curve`` ({"radius", "precision", "recall"} lists over radius
+    0..K), ``topk`` (R used), ``n_queries`` and ``n_queries_in_map`` (queries counted in the MAP
+    means); with ``per_query`` also ``per_query``: {"ap", "ap_tie_aware": per-query AP@R arrays,
+    "in_map": which queries the MAP means count}.
     """
     qc = _as_codes(query_codes, "query_codes")
     dc = _as_codes(db_codes, "db_codes")
@@ -226,6 +231,10 @@ def evaluate(
     if no_relevant not in NO_RELEVANT_MODES:
         raise ValueError(f"no_relevant: expected one of {NO_RELEVANT_MODES}, got {no_relevant!r}")
     n_db, n_bits = dc.shape
+    dropped = []
+    if precision_at is None:
+        precision_at = [n for n in DEFAULT_PRECISION_AT if n <= n_db]
+        dropped = [n for n in DEFAULT_PRECISION_AT if n > n_db]
     ns = np.array(sorted(set(int(n) for n in precision_at)), dtype=np.int64)
     if ns.size and not 1 <= ns[0] <= ns[-1] <= n_db:
         raise ValueError(f"precision_at: every N must lie in 1..{n_db} (the database size), got {ns.tolist()}")
@@ -251,7 +260,7 @@ def evaluate(
     precision = np.divide(rel_within, within, out=np.zeros(within.shape), where=within > 0)
     recall = np.divide(rel_within, n_relevant, out=np.zeros(within.shape), where=n_relevant > 0)
     radius2 = min(2, n_bits)
-    return {
+    out = {
         "map": float(ap[scored].mean()) if scored.any() else 0.0,
         "map_tie_aware": float(ap_tie[scored].mean()) if scored.any() else 0.0,
         "p_h2": float(precision[:, radius2].mean()),
@@ -266,3 +275,8 @@ def evaluate(
         "n_queries_in_map": int(scored.sum()),
         "no_relevant": no_relevant,
     }
+    if dropped:
+        out["precision_at_dropped"] = dropped
+    if per_query:
+        out["per_query"] = {"ap": ap, "ap_tie_aware": ap_tie, "in_map": scored}
+    return out

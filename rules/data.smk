@@ -10,6 +10,8 @@ rule prepare_split:
         out=subpath(output.meta, parent=True),
     log:
         layout.LOGS["prepare"],
+    benchmark:
+        layout.benchmark_file("prepare")
     conda:
         ENV
     shell:
@@ -29,6 +31,8 @@ rule image_cache:
     threads: 4
     log:
         layout.LOGS["image_cache"],
+    benchmark:
+        layout.benchmark_file("image_cache")
     conda:
         ENV
     shell:
@@ -47,6 +51,8 @@ rule features:
         data=subpath(input.meta, parent=True),
     log:
         layout.LOGS["features"].replace("{kind}", "pixels"),
+    benchmark:
+        layout.benchmark_file("features").replace("{kind}", "pixels"),
     conda:
         ENV
     shell:
@@ -65,3 +71,5 @@ use rule features as cnn_features with:
         gpu=1,
     log:
         layout.LOGS["features"].replace("{kind}", "alexnet-fc7"),
+    benchmark:
+        layout.benchmark_file("features").replace("{kind}", "alexnet-fc7"),

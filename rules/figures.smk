@@ -26,6 +26,8 @@ rule protocol_figures:
         runs=run_folders,
     log:
         layout.LOGS["figures"],
+    benchmark:
+        layout.benchmark_file("figures")
     conda:
         ENV
     shell:

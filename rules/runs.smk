@@ -15,6 +15,8 @@ rule select:
         gpu=lambda wildcards: int(is_deep(wildcards.method)),
     log:
         layout.LOGS["select"],
+    benchmark:
+        layout.benchmark_file("select")
     conda:
         ENV
     shell:
@@ -41,6 +43,8 @@ rule train:
     threads: 1
     log:
         layout.LOGS["train"],
+    benchmark:
+        layout.benchmark_file("train")
     conda:
         ENV
     shell:
@@ -65,15 +69,18 @@ rule evaluate:
         run=f"{RUN_DIR}/{layout.RUN_RECORD}",
         codes=f"{RUN_DIR}/{layout.CODES}",
     output:
-        f"{RUN_DIR}/{layout.METRICS}",
+        metrics=f"{RUN_DIR}/{layout.METRICS}",
+        per_query=f"{RUN_DIR}/{layout.PER_QUERY}",
     params:
         spec=eval_json,
         data=subpath(input.meta, parent=True),
         run=subpath(input.run, parent=True),
     log:
         layout.LOGS["evaluate"],
+    benchmark:
+        layout.benchmark_file("evaluate")
     conda:
         ENV
     shell:
         "python -m hashbench evaluate --run {params.run} --data {params.data} --spec {params.spec:q} "
-        "--out {output} > {log} 2>&1"
+        "--out {output.metrics} --per-query {output.per_query} > {log} 2>&1"

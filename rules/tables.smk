@@ -13,6 +13,8 @@ rule tables:
         out=subpath(output.table1, parent=True),
     log:
         layout.LOGS["tables"],
+    benchmark:
+        layout.benchmark_file("tables")
     conda:
         ENV
     shell:

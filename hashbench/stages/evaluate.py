@@ -15,8 +15,10 @@ from hashbench.metrics import evaluate as compute
 log = logging.getLogger("hashbench")
 
 
-def evaluate(run_dir, data_dir, evaluation: dict, out_path) -> dict:
-    """Compute every metric of a stored run (options: hashbench.config.eval_spec) and write metrics.json."""
+def evaluate(run_dir, data_dir, evaluation: dict, out_path, per_query_path) -> dict:
+    """Compute every metric of a stored run (options: hashbench.config.eval_spec); write metrics.json
+    to ``out_path`` and each query's AP@R (``ap``, ``ap_tie_aware``, ``in_map``: in the query order
+    of the split) to ``per_query_path``, which the tables' significance tests read."""
     run_dir = Path(run_dir)
     run = io.read_json(run_dir / RUN_RECORD)
     data = splits.load(data_dir)
@@ -29,7 +31,8 @@ def evaluate(run_dir, data_dir, evaluation: dict, out_path) -> dict:
     labels = data.labels[data.split["query"]], data.labels[data.split["database"]]
     try:
         metrics = compute(query, database, *labels, evaluation["topk"], precision_at=tuple(evaluation["precision_at"]),
-                          no_relevant=evaluation["no_relevant"])
+                          no_relevant=evaluation["no_relevant"], per_query=True)
+        per_query = metrics.pop("per_query")
         metrics["map_at"] = {str(evaluation["topk"]): metrics["map"]}  # keyed by the R asked for
         for topk in evaluation.get("also_topk", []):
             more = compute(query, database, *labels, topk, precision_at=(), no_relevant=evaluation["no_relevant"])
@@ -49,5 +52,6 @@ def evaluate(run_dir, data_dir, evaluation: dict, out_path) -> dict:
         "config_hash": run["config_hash"],
         "split_checksum": run["split_checksum"],
     })
+    io.save_npz(per_query_path, **per_query)
     io.write_json(out_path, metrics)
     return metrics

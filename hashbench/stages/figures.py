@@ -167,7 +167,7 @@ def build(spec: dict, metrics_files, run_dirs, data_dir, out_dir) -> list[Path]:
     and seed. spec: protocol, methods, bits, seed, at_bits, deep_methods, tsne_points, partial
     (draw the runs that exist instead of failing on a missing one)."""
     protocol, seed, at_bits = spec["protocol"], spec["seed"], spec["at_bits"]
-    found, _ = stored.collect(metrics_files, [protocol], spec["methods"], spec["bits"], [seed], spec.get("partial"))
+    found, *_ = stored.collect(metrics_files, [protocol], spec["methods"], spec["bits"], [seed], spec.get("partial"))
     runs = {(m, b): metrics for (_, m, b, _), metrics in found.items()}
     paths = save(*precision_figure(runs, spec["methods"], spec["bits"], at_bits), out_dir, "precision")
     dirs = {}

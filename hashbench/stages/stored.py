@@ -7,6 +7,8 @@ they never retrain or re-evaluate.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from hashbench import io
 from hashbench.errors import HashbenchError
 
@@ -16,22 +18,22 @@ def describe(key) -> str:
     return f"({protocol}, {method}, {bits} bits, seed {seed})"
 
 
-def collect(metrics_files, protocols, methods, bits, seeds, partial: bool = False) -> tuple[dict, list]:
+def collect(metrics_files, protocols, methods, bits, seeds, partial: bool = False) -> tuple[dict, list, dict]:
     """The metrics of every configured run among ``metrics_files`` (each run's metrics.json, as the
-    rule lists them), keyed by (protocol, method, bits, seed) as the file records them, and the keys
-    of the configured runs without a file.
+    rule lists them), keyed by (protocol, method, bits, seed) as the file records them; the keys of
+    the configured runs without a file; and the folder of each found run.
 
     Without ``partial`` a missing run is an error naming every absent (protocol, method, bits, seed).
     """
     configured = [(p, m, int(b), int(s)) for p in protocols for m in methods for b in bits for s in seeds]
-    stored = {}
+    stored, folders = {}, {}
     for path in metrics_files:
         metrics = io.read_json(path)
         try:
             key = (metrics["protocol"], metrics["method"], int(metrics["bits"]), int(metrics["seed"]))
         except (KeyError, TypeError, ValueError):
             raise HashbenchError(f"{path}: not a run's metrics.json (no protocol, method, bits and seed)") from None
-        stored[key] = metrics
+        stored[key], folders[key] = metrics, Path(path).parent
     found = {key: stored[key] for key in configured if key in stored}
     missing = [key for key in configured if key not in stored]
     if missing and not partial:
@@ -39,4 +41,4 @@ def collect(metrics_files, protocols, methods, bits, seeds, partial: bool = Fals
         more = f" and {len(missing) - 5} more" if len(missing) > 5 else ""
         raise HashbenchError(f"no metrics.json for {len(missing)} configured run(s): {shown}{more}; "
                              "run them first, or ask for a partial table (tables: {partial: true})")
-    return found, missing
+    return found, missing, {key: folders[key] for key in found}

@@ -2,9 +2,18 @@
 
 Table 1 holds every configured method except the ablation variants, in the paper's row order and
 then the config's (the Markdown marks those not in the paper with a dagger); Table 2 is the paper's
-ablation (HashNet, HashNet-W, HashNet-C). A cell is the MAP mean, sample std (0 for one seed) and number of seeds; where a protocol maps to a paper dataset
-(``paper: imagenet|nuswide|coco``) the paper's value and ours minus the paper's sit beside it. A
-protocol with ``also_topk`` gets one more column group per extra R, labelled ``<protocol>@<R>``.
+ablation (HashNet, HashNet-W, HashNet-C). A cell is the MAP mean, sample std (0 for one seed) and
+number of seeds; where a protocol maps to a paper dataset (``paper: imagenet|nuswide|coco``) the
+paper's value and ours minus the paper's sit beside it. A protocol with ``also_topk`` gets one more
+column group per extra R, labelled ``<protocol>@<R>``.
+
+Significance (``hashbench.stats``), per column of a table (protocol, bits; not the extra R): the
+best mean is the column's best. Every other method whose runs all exist is compared with it by a
+two-sided paired randomization test over the queries, on each query's AP@R averaged over the seeds
+(per_query.npz; a query with no relevant item in the top R scores 0), ``resamples`` sign flips
+from a fixed seed, the p-values Holm-adjusted within the column. A method whose adjusted p is at
+least ``alpha`` is "not significantly worse than the best": the CSV gives ``p_vs_best`` and
+``tied_with_best``; the Markdown prints the best in bold and marks the others so with "≈".
 """
 
 from __future__ import annotations
@@ -14,13 +23,14 @@ from pathlib import Path
 
 import numpy as np
 
-from hashbench import io, reference
-from hashbench.layout import METRICS_TABLE, TABLES
+from hashbench import io, reference, stats
+from hashbench.layout import METRICS_TABLE, PER_QUERY, TABLES
 from hashbench.stages import stored
 
 METRIC_COLUMNS = ("map", "map_tie_aware", "p_h2", "topk", "n_queries", "n_queries_in_map", "no_relevant",
                   "fit_seconds", "encode_seconds", "eval_seconds", "split_checksum", "config_hash")
 NOT_IN_PAPER = "†"  # marks a Markdown table row whose method the paper does not report
+TIED = "≈"  # marks a Markdown cell not significantly worse than its column's best
 
 
 def table_methods(table: str, configured: list[str]) -> list[str]:
@@ -45,21 +55,44 @@ def _map(metrics: dict, topk: int | None):
     return metrics["map"] if topk is None else metrics.get("map_at", {}).get(str(topk))
 
 
-def _cells(table: str, spec: dict, found: dict) -> list[dict]:
-    """One dict per (method, column group, bits): mean, std, n, and the paper's value where it has one."""
+def _cells(table: str, spec: dict, found: dict, folders: dict) -> list[dict]:
+    """One dict per (method, column group, bits): mean, std, n, the paper's value where it has one,
+    and the significance marks of its column."""
     paper = reference.values(table)
     cells = []
-    for method in table_methods(table, spec["methods"]):
-        for label, protocol, topk, dataset in _groups(spec):
-            for bits in spec["bits"]:
+    methods = table_methods(table, spec["methods"])
+    for label, protocol, topk, dataset in _groups(spec):
+        for bits in spec["bits"]:
+            column = []
+            for method in methods:
                 values = [v for s in spec["seeds"] if (k := (protocol, method, bits, s)) in found
                           and (v := _map(found[k], topk)) is not None]
-                cell = {"method": method, "protocol": label, "bits": bits, "n_seeds": len(values),
-                        "mean": float(np.mean(values)) if values else None,
-                        "std": (float(np.std(values, ddof=1)) if len(values) > 1 else 0.0) if values else None,
-                        "paper": paper.get((method, dataset, bits)), "has_paper": bool(dataset)}
-                cells.append(cell)
-    return cells
+                column.append({"method": method, "protocol": label, "bits": bits, "n_seeds": len(values),
+                               "mean": float(np.mean(values)) if values else None,
+                               "std": (float(np.std(values, ddof=1)) if len(values) > 1 else 0.0) if values else None,
+                               "paper": paper.get((method, dataset, bits)), "has_paper": bool(dataset),
+                               "best": False, "p_vs_best": None, "tied_with_best": None})
+            if topk is None:
+                _mark_significance(column, protocol, bits, spec, folders)
+            cells += column
+    order = {m: i for i, m in enumerate(methods)}
+    return sorted(cells, key=lambda c: order[c["method"]])
+
+
+def _mark_significance(column: list[dict], protocol: str, bits: int, spec: dict, folders: dict) -> None:
+    """Mark the column's best mean and test every complete method against it (module docstring)."""
+    complete = [c for c in column if c["n_seeds"] == len(spec["seeds"])]
+    if not complete:
+        return
+    best = max(complete, key=lambda c: c["mean"])
+    best["best"] = True
+    per_query = {c["method"]: np.mean([io.load_npz(folders[protocol, c["method"], bits, s] / PER_QUERY, ("ap",))["ap"]
+                                       for s in spec["seeds"]], axis=0) for c in complete}
+    adjusted = stats.compare_to_best(per_query, best["method"], spec["resamples"])
+    for c in complete:
+        if c is not best:
+            c["p_vs_best"] = adjusted[c["method"]]
+            c["tied_with_best"] = adjusted[c["method"]] >= spec["alpha"]
 
 
 def _fmt(x) -> str:
@@ -70,7 +103,9 @@ def _write_csv(cells: list[dict], path) -> None:
     rows, header = {}, ["method"]
     for c in cells:
         prefix = f"{c['protocol']}/{c['bits']}bits/"
-        values = {"map_mean": _fmt(c["mean"]), "map_std": _fmt(c["std"]), "n_seeds": c["n_seeds"]}
+        values = {"map_mean": _fmt(c["mean"]), "map_std": _fmt(c["std"]), "n_seeds": c["n_seeds"],
+                  "best": int(c["best"]), "p_vs_best": "" if c["p_vs_best"] is None else f"{c['p_vs_best']:.4g}",
+                  "tied_with_best": "" if c["tied_with_best"] is None else int(c["tied_with_best"])}
         if c["has_paper"]:
             values["paper"] = _fmt(c["paper"])
             values["minus_paper"] = _fmt(c["mean"] - c["paper"]) if None not in (c["mean"], c["paper"]) else ""
@@ -87,6 +122,7 @@ def _md_cell(c: dict, n_configured: int) -> str:
     if c["mean"] is None:
         return "missing"
     text = f"{c['mean']:.4f}" + (f" ± {c['std']:.4f}" if c["n_seeds"] > 1 else "")
+    text = f"**{text}**" if c["best"] else text + (f" {TIED}" if c["tied_with_best"] else "")
     if c["n_seeds"] < n_configured:
         text += f" (n={c['n_seeds']} of {n_configured})"
     if c["paper"] is not None:
@@ -105,6 +141,9 @@ def _write_md(title: str, cells: list[dict], spec: dict, path) -> None:
         lines += [f"- {p}@{r}: MAP@{r} of the same runs" for r in pdef.get("also_topk", [])]
     lines.append(f"- cells: MAP, mean ± sample std over the seeds {spec['seeds']}; (paper value, ours minus paper) "
                  "where the paper reports one")
+    lines.append(f"- **bold**: the best mean of the column; {TIED}: not significantly worse than it (two-sided paired "
+                 f"randomization test over the queries on the seed-averaged AP, {spec['resamples']} sign flips, "
+                 f"Holm-adjusted within the column, alpha = {spec['alpha']}); no mark: significantly worse")
     methods = list(dict.fromkeys(c["method"] for c in cells))
     in_paper = set(reference.methods("table1")) | set(reference.methods("table2"))
     if any(m not in in_paper for m in methods):
@@ -138,14 +177,14 @@ def build(spec: dict, metrics_files, out_dir) -> dict:
     ``spec``: protocols ({name: {topk, paper}}), methods, bits, seeds, partial (mark missing runs
     instead of failing). Returns the cells of both tables.
     """
-    found, _ = stored.collect(metrics_files, spec["protocols"], spec["methods"], spec["bits"], spec["seeds"],
+    found, _, folders = stored.collect(metrics_files, spec["protocols"], spec["methods"], spec["bits"], spec["seeds"],
                               spec.get("partial", False))
     out_dir = Path(out_dir)
     out = {}
     titles = {"table1": "Table 1: MAP of Hamming ranking", "table2": "Table 2: MAP of HashNet and its variants"}
     for table in TABLES:
         title = titles[table]
-        out[table] = _cells(table, spec, found)
+        out[table] = _cells(table, spec, found, folders)
         _write_csv(out[table], out_dir / f"{table}.csv")
         _write_md(title, out[table], spec, out_dir / f"{table}.md")
     write_metrics_csv(found, out_dir / METRICS_TABLE)

@@ -113,3 +113,26 @@ def test_bad_input_is_reported(kwargs, message):
     args.update(kwargs)
     with pytest.raises(ValueError, match=message.replace("(", r"\(")):
         evaluate(**args)
+
+
+def test_default_precision_points_are_capped_to_a_small_database_and_say_so():
+    rng = np.random.default_rng(0)
+    qc, dc = np.where(rng.random((20, 16)) < 0.5, -1, 1), np.where(rng.random((600, 16)) < 0.5, -1, 1)
+    ql, dl = np.eye(4)[rng.integers(0, 4, 20)], np.eye(4)[rng.integers(0, 4, 600)]
+    out = evaluate(qc, dc, ql, dl, topk=100)
+    assert sorted(out["precision_at_n"]) == [100, 200, 300, 400, 500, 600]
+    assert out["precision_at_dropped"] == [700, 800, 900, 1000]
+    assert "precision_at_dropped" not in evaluate(qc, dc, ql, dl, topk=100, precision_at=(100,))
+    with pytest.raises(ValueError, match=r"precision_at: every N must lie in 1..600"):
+        evaluate(qc, dc, ql, dl, topk=100, precision_at=(1000,))
+
+
+def test_per_query_ap_averages_to_the_map():
+    rng = np.random.default_rng(1)
+    qc, dc = np.where(rng.random((30, 8)) < 0.5, -1, 1), np.where(rng.random((200, 8)) < 0.5, -1, 1)
+    ql, dl = np.eye(3)[rng.integers(0, 3, 30)], np.eye(3)[rng.integers(0, 3, 200)]
+    for mode in ("zero", "exclude"):
+        out = evaluate(qc, dc, ql, dl, 50, precision_at=(), no_relevant=mode, per_query=True)
+        per = out["per_query"]
+        assert per["ap"].shape == (30,) and out["map"] == pytest.approx(per["ap"][per["in_map"]].mean())
+        assert out["map_tie_aware"] == pytest.approx(per["ap_tie_aware"][per["in_map"]].mean())

@@ -20,7 +20,7 @@ SEEDS = [0, 1, 2]
 
 def spec(**over):
     base = {"protocols": {"toy": {"topk": 50, "paper": None}, "inet": {"topk": 1000, "paper": "imagenet"}},
-            "methods": METHODS, "bits": BITS, "seeds": SEEDS}
+            "methods": METHODS, "bits": BITS, "seeds": SEEDS, "alpha": 0.05, "resamples": 1000}
     return {**base, **over}
 
 
@@ -42,7 +42,11 @@ def runs(tmp_path):
         for m in METHODS:
             for b in BITS:
                 for s in SEEDS:
-                    io.write_json(layout.run_dir(p, m, b, s, root=root) / "metrics.json", fake_metrics(rng, p, m, b, s))
+                    metrics = fake_metrics(rng, p, m, b, s)
+                    folder = layout.run_dir(p, m, b, s, root=root)
+                    io.write_json(folder / "metrics.json", metrics)
+                    noise = rng.normal(0, 0.05, 40)
+                    io.save_npz(folder / layout.PER_QUERY, ap=metrics["map"] + noise - noise.mean())
     return root
 
 
@@ -69,6 +73,38 @@ def test_table_cells_are_mean_and_std_of_the_stored_runs(runs, tmp_path):
                 assert rows[method][f"{p}/{b}bits/n_seeds"] == "3"
     table2 = read_csv(tmp_path / "out" / "table2.csv")
     assert [r["method"] for r in table2] == ["HashNet", "HashNet-W", "HashNet-C"]
+
+
+def _set_per_query(runs, protocol, method, bits, ap_of_seed):
+    for s in SEEDS:
+        folder = layout.run_dir(protocol, method, bits, s, root=runs)
+        ap = ap_of_seed(s)
+        io.save_npz(folder / layout.PER_QUERY, ap=ap)
+        metrics = io.read_json(folder / "metrics.json")
+        io.write_json(folder / "metrics.json", {**metrics, "map": float(ap.mean())})
+
+
+def test_each_column_marks_its_best_and_the_methods_not_significantly_worse(runs, tmp_path):
+    rng = np.random.default_rng(7)
+    base = rng.uniform(0.3, 0.9, 40)
+    _set_per_query(runs, "toy", "HashNet", 16, lambda s: base + 0.02)                           # the best
+    noise = rng.normal(0, 0.05, 40)
+    noise += 0.002 - noise.mean()
+    _set_per_query(runs, "toy", "DHN", 16, lambda s: base + 0.02 - noise)                       # 0.002 below, noisy
+    _set_per_query(runs, "toy", "LSH", 16, lambda s: base - 0.3)                                 # far below
+    _set_per_query(runs, "toy", "MyMethod", 16, lambda s: base - 0.1 * (s == 0))                 # below on average
+    tables.build(spec(), metrics_files(runs), tmp_path / "out")
+    rows = {r["method"]: r for r in read_csv(tmp_path / "out" / "table1.csv")}
+    cols = {m: (rows[m]["toy/16bits/best"], rows[m]["toy/16bits/tied_with_best"]) for m in rows}
+    assert cols == {"HashNet": ("1", ""), "DHN": ("0", "1"), "LSH": ("0", "0"), "MyMethod": ("0", "0")}
+    assert float(rows["LSH"]["toy/16bits/p_vs_best"]) < 0.01 < float(rows["DHN"]["toy/16bits/p_vs_best"])
+    md = (tmp_path / "out" / "table1.md").read_text()
+    hashnet = next(line for line in md.splitlines() if line.startswith("| HashNet |")).split(" | ")
+    dhn = next(line for line in md.splitlines() if line.startswith("| DHN |")).split(" | ")
+    lsh = next(line for line in md.splitlines() if line.startswith("| LSH |")).split(" | ")
+    column = 1 + BITS.index(16)  # toy is the first protocol
+    assert hashnet[column].startswith("**") and dhn[column].endswith("≈") and "≈" not in lsh[column]
+    assert "Holm-adjusted within the column, alpha = 0.05" in md
 
 
 def test_paper_values_sit_beside_ours_only_where_the_paper_reports_them(runs, tmp_path):
@@ -162,7 +198,7 @@ def test_figures_have_one_line_per_method_and_histograms_count_every_entry(runs,
 
 
 def test_precision_figure_draws_one_line_per_method_in_its_own_style(runs):
-    found, _ = stored.collect(metrics_files(runs), ["toy"], METHODS, BITS, [0])
+    found, *_ = stored.collect(metrics_files(runs), ["toy"], METHODS, BITS, [0])
     metrics = {(m, b): v for (_, m, b, _), v in found.items()}
     fig, _ = figures.precision_figure(metrics, METHODS, BITS, 32)
     for ax in fig.axes:

@@ -3,8 +3,10 @@
 import csv
 import json
 import os
+import signal
 import subprocess
 import sys
+import time
 
 import numpy as np
 import pytest
@@ -26,11 +28,15 @@ TINY = {
 }
 
 
-def snakemake(workdir, env, *args, config=TINY):
+def snakemake_command(workdir, *args, config=TINY):
     (workdir / "tiny.yaml").write_text(yaml.safe_dump(config))
-    cmd = [sys.executable, "-m", "snakemake", "-s", str(ROOT / "Snakefile"), "--directory", str(workdir),
-           "--configfile", str(workdir / "tiny.yaml"), "--cores", "2", *args]
-    return subprocess.run(cmd, capture_output=True, text=True, env=env, cwd=workdir)
+    return [sys.executable, "-m", "snakemake", "-s", str(ROOT / "Snakefile"), "--directory", str(workdir),
+            "--configfile", str(workdir / "tiny.yaml"), "--cores", "2", *args]
+
+
+def snakemake(workdir, env, *args, config=TINY):
+    return subprocess.run(snakemake_command(workdir, *args, config=config), capture_output=True, text=True, env=env,
+                          cwd=workdir)
 
 
 @pytest.fixture(scope="module")
@@ -71,6 +77,8 @@ def test_every_run_stores_codes_metadata_and_all_metrics(workflow_run):
     assert {"map", "map_tie_aware", "p_h2", "precision_at_n", "pr_curve", "fit_seconds", "encode_seconds",
             "config_hash", "split_checksum", "seed"} <= set(metrics)
     assert metrics["split_checksum"] == run["split_checksum"] == checksum
+    per_query = np.load(run_dir / "per_query.npz")  # each query's AP, for the tables' significance tests
+    assert per_query["ap"].shape == (100,) and per_query["ap"].mean() == pytest.approx(metrics["map"])
     assert len(run["loss_history"]) == 50 and run["params"] == {"n_iter": 50}
     assert metrics["topk"] == 500 and len(metrics["pr_curve"]["precision"]) == 17
     assert (workdir / "logs/train/digits/ITQ/16bits/seed1.log").read_text().count("loss") >= 50
@@ -156,3 +164,26 @@ def test_snakemake_lint_is_clean(cli_env):
                          env=cli_env)
     assert out.returncode == 0
     assert "Lints for" not in out.stdout + out.stderr
+
+
+def test_a_killed_snakemake_is_unlocked_and_the_same_command_resumes_training(tmp_path, cli_env):
+    """SIGKILL leaves Snakemake's lock behind: ``snakemake --unlock``, then the same command, and the
+    killed training job resumes from its checkpoint (profiles/default: rerun-incomplete)."""
+    config = {**TINY, "methods": ["HashNet"], "bits": [8], "seeds": [0], "selection": {},
+              "method_params": {"HashNet": {"iterations": 300, "checkpoint_every": 10}}}
+    run = tmp_path / "results/runs/digits/HashNet/8bits/seed0"
+    job = subprocess.Popen(snakemake_command(tmp_path, "results/table1.csv", config=config), env=cli_env,
+                           cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    deadline = time.time() + 300
+    while not (run / "checkpoint.pt").exists() and job.poll() is None and time.time() < deadline:
+        time.sleep(0.2)
+    os.killpg(job.pid, signal.SIGKILL)
+    job.wait()
+    assert (run / "checkpoint.pt").exists() and not (run / "codes.npz").exists()
+    locked = snakemake(tmp_path, cli_env, "results/table1.csv", config=config)
+    assert locked.returncode != 0 and "--unlock" in locked.stdout + locked.stderr
+    assert snakemake(tmp_path, cli_env, "--unlock", config=config).returncode == 0
+    out = snakemake(tmp_path, cli_env, "results/table1.csv", config=config)
+    assert out.returncode == 0, out.stderr[-3000:]
+    assert "resuming from" in (tmp_path / "logs/train/digits/HashNet/8bits/seed0.log").read_text()
+    assert (run / "codes.npz").exists() and not (run / "checkpoint.pt").exists()

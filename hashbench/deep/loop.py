@@ -97,6 +97,7 @@ def train(method, X, Y: np.ndarray) -> None:
     torch.use_deterministic_algorithms(True, warn_only=True)
     device = device_of(method)
     method.device_ = str(device)
+    method.threads_ = torch.get_num_threads()  # CPU results depend on it: recorded in run.json
     rng = np.random.default_rng(method.seed)
     network = build(method, X).to(device, memory_format=torch.channels_last)
     head_params = list(network.head.parameters())

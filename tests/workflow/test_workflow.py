@@ -77,6 +77,8 @@ def test_every_run_stores_codes_metadata_and_all_metrics(workflow_run):
     assert {"map", "map_tie_aware", "p_h2", "precision_at_n", "pr_curve", "fit_seconds", "encode_seconds",
             "config_hash", "split_checksum", "seed"} <= set(metrics)
     assert metrics["split_checksum"] == run["split_checksum"] == checksum
+    deep = json.loads((workdir / "results/runs/digits/HashNet/16bits/seed1/run.json").read_text())
+    assert deep["threads"] == 2 and run["threads"] is None  # torch's CPU results depend on its threads
     per_query = np.load(run_dir / "per_query.npz")  # each query's AP, for the tables' significance tests
     assert per_query["ap"].shape == (100,) and per_query["ap"].mean() == pytest.approx(metrics["map"])
     assert len(run["loss_history"]) == 50 and run["params"] == {"n_iter": 50}

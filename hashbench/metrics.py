@@ -5,7 +5,8 @@ is *relevant* to a query when they share at least one label (single-label data i
 The Hamming distance between codes is the number of differing bits; it is computed on bit-packed
 codes with XOR + popcount, one pass over the database per query, in a compiled kernel that runs the
 queries in parallel. Because distances take only K+1 values, the ranking is a counting sort by
-distance, never a full argsort.
+distance, never a full argsort: a first pass histograms distance and relevance per query, a second
+places only the items at distances that reach into the ranks a metric reads (top R, largest N).
 
 Conventions
 -----------
@@ -123,53 +124,79 @@ _BLOCK = 8  # queries that share one pass over the database
 def _rank_queries(qc, dc, ql, dl, n_bits, top, depth, ns, ap, ap_tie, hits_top, prec_n, hist, relhist):
     n_db = dc.shape[0]
     n_queries = qc.shape[0]
+    n_words = qc.shape[1]
+    n_lwords = ql.shape[1]
+    n_keys = 2 * n_bits + 2
     for block in prange((n_queries + _BLOCK - 1) // _BLOCK):
         i0 = block * _BLOCK
         b = min(_BLOCK, n_queries - i0)
-        qw = np.zeros((_BLOCK, qc.shape[1]), np.uint64)
-        lw = np.zeros((_BLOCK, ql.shape[1]), np.uint64)
+        qw = np.zeros((_BLOCK, n_words), np.uint64)
+        lw = np.zeros((_BLOCK, n_lwords), np.uint64)
         qw[:b] = qc[i0:i0 + b]
         lw[:b] = ql[i0:i0 + b]
-        # key = 2 * Hamming distance + relevant, one word of codes / labels at a time
-        key = np.zeros((n_db, _BLOCK), np.uint16)
-        for w in range(qw.shape[1]):
+        # pass 1: key = 2 * Hamming distance + relevant, and its histogram per query
+        key = np.empty((n_db, _BLOCK), np.uint16)
+        counts = np.zeros((_BLOCK, n_keys), np.int32)
+        # first code word and first label word in one pass; any further words added after
+        for j in range(n_db):
+            x = dc[j, 0]
+            y = dl[j, 0]
+            for k in range(_BLOCK):
+                key[j, k] = (np.uint16(_popcount(qw[k, 0] ^ x)) << np.uint16(1)) | np.uint16((lw[k, 0] & y) != 0)
+        for w in range(1, n_words):
             for j in range(n_db):
                 x = dc[j, w]
                 for k in range(_BLOCK):
                     key[j, k] += np.uint16(_popcount(qw[k, w] ^ x)) << np.uint16(1)
-        for w in range(lw.shape[1]):
+        for w in range(1, n_lwords):
             for j in range(n_db):
                 y = dl[j, w]
                 for k in range(_BLOCK):
                     key[j, k] |= np.uint16((lw[k, w] & y) != 0)
-        counts = np.zeros((_BLOCK, 2 * n_bits + 2), np.int64)
         for j in range(n_db):
             for k in range(_BLOCK):
                 counts[k, key[j, k]] += 1
+        # the insertion point of each distance in the ranking, and the last distance reaching `depth`
+        fill = np.empty((_BLOCK, n_bits + 1), np.int64)
+        cut = np.empty(_BLOCK, np.int64)
+        for k in range(_BLOCK):
+            start = 0
+            cut[k] = n_bits
+            for d in range(n_bits + 1):
+                fill[k, d] = start
+                start += counts[k, 2 * d] + counts[k, 2 * d + 1]
+                if start >= depth and cut[k] == n_bits:
+                    cut[k] = d
+        # pass 2: counting sort of the first `depth` ranks (distance ascending, database index within ties)
+        ranked = np.zeros((_BLOCK, depth), np.bool_)
+        limit = np.empty(_BLOCK, np.uint16)
+        for k in range(_BLOCK):
+            limit[k] = np.uint16(2 * cut[k] + 1)
+        for j in range(n_db):
+            near = False
+            for k in range(_BLOCK):
+                near |= key[j, k] <= limit[k]
+            if near:
+                for k in range(_BLOCK):
+                    v = key[j, k]
+                    if v <= limit[k]:
+                        d = v >> 1
+                        pos = fill[k, d]
+                        if pos < depth:
+                            ranked[k, pos] = (v & 1) != 0
+                            fill[k, d] = pos + 1
         for k in range(b):
             i = i0 + k
             h = hist[i]
             hr = relhist[i]
-            # counting sort of the first `depth` ranks: distance ascending, database index within ties
-            fill = np.empty(n_bits + 1, np.int64)
-            start = 0
             for d in range(n_bits + 1):
                 hr[d] = counts[k, 2 * d + 1]
                 h[d] = counts[k, 2 * d] + hr[d]
-                fill[d] = start
-                start += h[d]
-            ranked = np.zeros(depth, np.bool_)
-            for j in range(n_db):
-                d = key[j, k] >> 1
-                pos = fill[d]
-                if pos < depth:
-                    ranked[pos] = (key[j, k] & 1) != 0
-                    fill[d] = pos + 1
             hits = 0
             precision_sum = 0.0
             k_n = 0
             for rank in range(depth):
-                if ranked[rank]:
+                if ranked[k, rank]:
                     hits += 1
                     if rank < top:
                         precision_sum += hits / (rank + 1.0)

@@ -112,7 +112,7 @@ def parser() -> argparse.ArgumentParser:
     s.add_argument("--spec", required=True, type=_json_arg, help="the run spec as JSON (hashbench.config.run_spec)")
     s.add_argument("--data", required=True)
     s.add_argument("--out", required=True)
-    s.add_argument("--threads", type=int, default=None, help="CPU threads for deep methods (torch and the image loader processes)")
+    s.add_argument("--threads", type=int, default=None, help="CPU threads: BLAS, numba and torch, and the image loader processes of deep methods")
     s.add_argument("--selection", default=None, help="a selection.json whose chosen hyperparameters the run uses")
     s.set_defaults(func=_train)
 
@@ -121,7 +121,7 @@ def parser() -> argparse.ArgumentParser:
                    help="the selection spec as JSON (hashbench.config.selection_spec)")
     s.add_argument("--data", required=True)
     s.add_argument("--out", required=True, help="the selection.json to write")
-    s.add_argument("--threads", type=int, default=None, help="CPU threads for deep methods")
+    s.add_argument("--threads", type=int, default=None, help="CPU threads: BLAS, numba and torch")
     s.set_defaults(func=_select)
 
     s = sub.add_parser("evaluate", help="compute every metric of a stored run")
@@ -131,6 +131,7 @@ def parser() -> argparse.ArgumentParser:
                    help="evaluation options as JSON (hashbench.config.eval_spec): topk, no_relevant, precision_at")
     s.add_argument("--out", required=True, help="the metrics.json to write")
     s.add_argument("--per-query", required=True, help="the per_query.npz to write (each query's AP)")
+    s.add_argument("--threads", type=int, default=None, help="CPU threads of the evaluation kernel")
     s.set_defaults(func=_evaluate)
 
     s = sub.add_parser("tables", help="Tables 1 and 2 (.csv, .md) and metrics.csv from the stored runs")
@@ -166,6 +167,9 @@ def main(argv=None) -> int:
     args = parser().parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s", stream=sys.stderr)
     try:
+        from hashbench import threads
+
+        threads.limit(getattr(args, "threads", None))  # every step that takes --threads keeps to them
         args.func(args)
     except HashbenchError as exc:
         print(f"hashbench: error: {exc}", file=sys.stderr)

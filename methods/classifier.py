@@ -11,7 +11,6 @@ probable one if none is), and the code is the sign of the sum of their codewords
 """
 
 import numpy as np
-from sklearn.linear_model import LogisticRegression
 
 from hashbench.base import HashMethod, require_int, require_number, sign
 
@@ -41,6 +40,8 @@ class Classifier(HashMethod):
         return self
 
     def _model(self):
+        from sklearn.linear_model import LogisticRegression  # lazily: listing methods stays cheap
+
         return LogisticRegression(C=self.C, max_iter=self.max_iter, random_state=self.seed)
 
     def predict(self, X) -> np.ndarray:

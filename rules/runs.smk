@@ -75,6 +75,7 @@ rule evaluate:
         spec=eval_json,
         data=subpath(input.meta, parent=True),
         run=subpath(input.run, parent=True),
+    threads: 1
     log:
         layout.LOGS["evaluate"],
     benchmark:
@@ -83,4 +84,4 @@ rule evaluate:
         ENV
     shell:
         "python -m hashbench evaluate --run {params.run} --data {params.data} --spec {params.spec:q} "
-        "--out {output.metrics} --per-query {output.per_query} > {log} 2>&1"
+        "--out {output.metrics} --per-query {output.per_query} --threads {threads} > {log} 2>&1"

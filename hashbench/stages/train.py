@@ -84,7 +84,7 @@ def train(spec: dict, data_dir, out_dir, threads: int | None = None, selection=N
         "encode_seconds": encode_seconds,
         "loss_history": history,
         "device": getattr(method, "device_", "cpu"),
-        "threads": getattr(method, "threads_", None),
+        "threads": getattr(method, "threads_", threads),
         "diagnostics": getattr(method, "diagnostics_", {}),
         "selection": selected,
         "hashbench_version": __version__,

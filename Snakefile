@@ -2,6 +2,7 @@
 
     snakemake --cores 8 results/table1.csv      Table 1, Table 2 and metrics.csv (results/)
     snakemake --cores 8 figures                 the paper's figures (figures/<protocol>/)
+    snakemake --cores 8 imbalance --configfile config/imbalance.yaml    beyond the paper (README)
     snakemake --cores 8 report && snakemake --report report.html report
 """
 
@@ -29,7 +30,7 @@ report: "report/workflow.rst"
 rule all:
     default_target: True
     input:
-        "results/table1.csv",
+        f"{TABLES_DIR}/table1.csv",
 
 
 rule report:

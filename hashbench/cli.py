@@ -62,6 +62,13 @@ def _tables(args):
     tables.build({**args.spec, "partial": args.partial or args.spec.get("partial", False)}, args.metrics, args.out)
 
 
+def _imbalance(args):
+    from hashbench.stages import imbalance
+
+    imbalance.build({**args.spec, "partial": args.partial or args.spec.get("partial", False)}, args.metrics,
+                    args.data, args.out)
+
+
 def _figures(args):
     from hashbench.stages import figures
 
@@ -153,6 +160,15 @@ def parser() -> argparse.ArgumentParser:
     s.add_argument("--out", required=True, help="output folder, figures/<protocol>")
     s.add_argument("--partial", action="store_true", help="draw the runs that exist instead of failing")
     s.set_defaults(func=_figures)
+
+    s = sub.add_parser("imbalance", help="HashNet's advantage over HashNet-W against each protocol's pair ratio")
+    s.add_argument("--spec", required=True, type=_json_arg,
+                   help="protocols, bits, seeds, alpha, resamples as JSON (hashbench.config.imbalance_spec)")
+    s.add_argument("--metrics", nargs="*", default=[], help="the HashNet and HashNet-W runs' metrics.json files")
+    s.add_argument("--data", nargs="+", required=True, help="the protocols' data folders")
+    s.add_argument("--out", required=True, help="output folder (figures)")
+    s.add_argument("--partial", action="store_true", help="draw the runs that exist instead of failing")
+    s.set_defaults(func=_imbalance)
 
     s = sub.add_parser("methods", help="list registered methods and their hyperparameters")
     s.set_defaults(func=_methods)

@@ -99,6 +99,13 @@ def _check_protocol(name: str, spec: dict) -> None:
         raise HashbenchError(f"{field}.split': the lists of source 'image-lists' fix the split; remove 'split'")
     if spec["source"] != "image-lists" and "split" not in spec:
         raise HashbenchError(f"{field}': source '{spec['source']}' needs 'split' (query and train sizes)")
+    if source.composed != ("compose" in spec):
+        raise HashbenchError(f"{field}.compose': " + (f"source '{spec['source']}' needs it (query_pool, database)"
+                                                     if source.composed else "only composed sources take it ("
+                                                     + ", ".join(n for n, s in sources.SOURCES.items() if s.composed) + ")"))
+    if source.composed and "unseen" in spec.get("split", {}):
+        raise HashbenchError(f"{field}.split.unseen': source '{spec['source']}' fixes query and database; "
+                             "hold out classes of a source the split draws from")
     if spec["source"] != "image-lists" and "query_overlap" in spec:
         raise HashbenchError(f"{field}.query_overlap': only the lists of source 'image-lists' can overlap; "
                              "remove 'query_overlap'")
@@ -206,6 +213,12 @@ def figures_spec(cfg: dict, protocol: str) -> dict:
         "seed": fig["seed"] if fig["seed"] is not None else cfg["seeds"][0], "at_bits": at_bits,
         "deep_methods": deep, "tsne_points": fig["tsne_points"], "partial": cfg["tables"]["partial"],
     }
+
+
+def imbalance_spec(cfg: dict) -> dict:
+    """What the imbalance figure (``hashbench.stages.imbalance``) is drawn from."""
+    return {"protocols": cfg["protocols"], "bits": cfg["bits"], "seeds": cfg["seeds"], "partial": cfg["tables"]["partial"],
+            "alpha": cfg["tables"]["alpha"], "resamples": cfg["tables"]["resamples"]}
 
 
 def eval_spec(cfg: dict, protocol: str) -> dict:

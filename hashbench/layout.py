@@ -11,8 +11,9 @@ by the stages (``Path(data_dir) / SPLIT``).
     codes.npz, run.json, metrics.json, per_query.npz (each query's AP), continuous.npz (deep methods),
     checkpoint.pt (while training)
   results/selection/<p>/<m>.json       SELECTION: hyperparameters chosen on a validation hold-out
-  results/table1.csv|md, table2.csv|md, metrics.csv
+  results/table1.csv|md, table2.csv|md, metrics.csv   (the folder: config tables.out, default results)
   figures/<protocol>/<figure>.png|pdf|csv
+  figures/imbalance.png|pdf|csv        IMBALANCE_FIGURE: HashNet - HashNet-W against the pair ratio
   logs/<step>/...log                   one log per job
   benchmarks/<step>/...tsv             one wall-time and memory record per job
 """
@@ -33,13 +34,15 @@ CODES, RUN_RECORD, METRICS, PER_QUERY = "codes.npz", "run.json", "metrics.json",
 CONTINUOUS, CHECKPOINT = "continuous.npz", "checkpoint.pt"
 SELECTION = "results/selection/{protocol}/{method}.json"
 
-RESULTS = "results"
 TABLES = ("table1", "table2")
 METRICS_TABLE = "metrics.csv"
 
 FIGURE_DIR = "figures/{protocol}"
-FIGURES = ("precision", "loss", "histogram", "tsne")  # precision from the metrics; the others from deep runs
+METRIC_FIGURES = ("precision", "search")  # drawn from the runs' metrics
+DEEP_FIGURES = ("loss", "histogram", "tsne")  # drawn from the stored outputs of deep runs
+FIGURES = METRIC_FIGURES + DEEP_FIGURES
 FIGURE_FORMATS = ("png", "pdf", "csv")
+IMBALANCE_FIGURE = "figures/imbalance"  # across protocols: HashNet's weighting against the pair ratio
 
 LOGS = {
     "prepare": "logs/prepare/{protocol}.log",
@@ -50,6 +53,7 @@ LOGS = {
     "evaluate": f"logs/evaluate/{RUN_SUBDIR}.log",
     "tables": "logs/tables.log",
     "figures": "logs/figures/{protocol}.log",
+    "imbalance": "logs/figures/imbalance.log",
 }
 
 
@@ -73,5 +77,6 @@ def image_cache_file(resize: int) -> str:
 
 
 def figure_names(deep: bool) -> tuple[str, ...]:
-    """The figures of a protocol: precision always; loss, histogram and t-SNE with a deep figure method."""
-    return FIGURES if deep else FIGURES[:1]
+    """The figures of a protocol: precision and search cost always; loss, histogram and t-SNE with a
+    deep figure method."""
+    return FIGURES if deep else METRIC_FIGURES

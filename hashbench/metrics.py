@@ -37,7 +37,9 @@ Queries with no relevant item in the top R
     ..., 1000) are capped to it: those beyond are left out and listed in ``precision_at_dropped``.
 ``pr_curve``
     For each radius r = 0..K, the mean over queries of precision (0 when nothing lies within r) and
-    recall (relevant within r over relevant in the database; 0 for a query with no relevant item).
+    recall (relevant within r over relevant in the database; 0 for a query with no relevant item),
+    and ``examined``: the mean fraction of the database within radius r, i.e. what a hash lookup of
+    radius r returns and must check (the cost axis of the search-cost figure).
 """
 
 from __future__ import annotations
@@ -242,7 +244,7 @@ def evaluate(
 
     Returns a dict with ``map``, ``map_tie_aware``, ``p_h2``, ``precision_at_n`` ({N: value}; by
     default N = 100, ..., 1000 capped to the database size, the dropped ones in
-    ``precision_at_dropped``), ``pr_curve`` ({"radius", "precision", "recall"} lists over radius
+    ``precision_at_dropped``), ``pr_curve`` ({"radius", "precision", "recall", "examined"} lists over radius
     0..K), ``topk`` (R used), ``n_queries`` and ``n_queries_in_map`` (queries counted in the MAP
     means); with ``per_query`` also ``per_query``: {"ap", "ap_tie_aware": per-query AP@R arrays,
     "in_map": which queries the MAP means count}.
@@ -296,6 +298,7 @@ def evaluate(
             "radius": list(range(n_bits + 1)),
             "precision": precision.mean(axis=0).tolist(),
             "recall": recall.mean(axis=0).tolist(),
+            "examined": (within / n_db).mean(axis=0).tolist(),
         },
         "topk": top,
         "n_queries": nq,

@@ -13,6 +13,7 @@ except HashbenchError as exc:
     raise WorkflowError(f"hashbench: {exc}") from None
 
 ENV = "../environment.yml"
+TABLES_DIR = CFG["tables"]["out"]
 DATA_DIR, RUN_DIR = layout.DATA_DIR, layout.RUN_DIR
 SPLIT_FILES = {  # rule prepare_split's outputs, the inputs of every step that reads the split
     "dataset": f"{DATA_DIR}/{layout.DATASET}",
@@ -101,16 +102,28 @@ def existing_if_partial(paths):
     return [p for p in paths if Path(p).exists()] if CFG["tables"]["partial"] else paths
 
 
-def metrics_files(protocols, seeds):
-    """The metrics files of the configured runs; with tables.partial only those that exist."""
+def metrics_files(protocols, seeds, methods=None):
+    """The metrics files of the configured runs (of ``methods``, default all configured); with
+    tables.partial only those that exist."""
     paths = [
         str(layout.run_dir(protocol, method, bits, seed) / layout.METRICS)
         for protocol in protocols
-        for method in CFG["methods"]
+        for method in (CFG["methods"] if methods is None else methods)
         for bits in CFG["bits"]
         for seed in seeds
     ]
     return existing_if_partial(paths)
+
+
+def imbalance_metrics(wildcards):
+    """The imbalance figure compares HashNet with HashNet-W on every configured protocol."""
+    from hashbench.stages.imbalance import UNWEIGHTED, WEIGHTED
+
+    absent = [m for m in (WEIGHTED, UNWEIGHTED) if m not in CFG["methods"]]
+    if absent:
+        raise WorkflowError(f"hashbench: the imbalance figure compares {WEIGHTED} with {UNWEIGHTED}; "
+                            f"add {', '.join(absent)} to methods")
+    return metrics_files(CFG["protocols"], CFG["seeds"], [WEIGHTED, UNWEIGHTED])
 
 
 def figure_metrics(wildcards):

@@ -43,3 +43,28 @@ rule figures:
             for protocol in CFG["protocols"]
             for name in figure_names()
         ],
+
+
+rule imbalance:
+    """HashNet's advantage over HashNet-W at each code length against the dissimilar:similar ratio of
+    every configured protocol's training pairs (config/imbalance.yaml)."""
+    input:
+        metrics=imbalance_metrics,
+        data=[path.format(protocol=p) for p in CFG["protocols"] for path in SPLIT_FILES.values()],
+    output:
+        figure=report(f"{layout.IMBALANCE_FIGURE}.png", caption="../report/imbalance.rst", category="Figures"),
+        pdf=f"{layout.IMBALANCE_FIGURE}.pdf",
+        data=f"{layout.IMBALANCE_FIGURE}.csv",
+    params:
+        spec=json.dumps(hbconfig.imbalance_spec(CFG), sort_keys=True),
+        data=[layout.DATA_DIR.format(protocol=p) for p in CFG["protocols"]],
+        out=subpath(output.figure, parent=True),
+    log:
+        layout.LOGS["imbalance"],
+    benchmark:
+        layout.benchmark_file("imbalance")
+    conda:
+        ENV
+    shell:
+        "python -m hashbench imbalance --spec {params.spec:q} --metrics {input.metrics} --data {params.data} "
+        "--out {params.out} > {log} 2>&1"

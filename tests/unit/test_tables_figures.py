@@ -31,7 +31,8 @@ def fake_metrics(rng, protocol, method, bits, seed):
             "split_checksum": "abc", "config_hash": f"{method}{bits}{seed}",
             "precision_at_n": {"10": float(rng.uniform()), "20": float(rng.uniform())},
             "pr_curve": {"radius": list(range(bits + 1)), "precision": rng.uniform(size=bits + 1).tolist(),
-                         "recall": np.linspace(0, 1, bits + 1).tolist()}}
+                         "recall": np.linspace(0, 1, bits + 1).tolist(),
+                         "examined": np.geomspace(1e-4, 1, bits + 1).tolist()}}
 
 
 @pytest.fixture
@@ -211,6 +212,57 @@ def test_precision_figure_draws_one_line_per_method_in_its_own_style(runs):
                            env={**os.environ, "PYTHONHASHSEED": seed}).stdout for seed in ("1", "2")}
     assert seen == {f"{sorted(figures.style('MyMethod').items())}\n"}
     assert colours[METHODS.index("HashNet")] == figures.style("HashNet")["color"]
+
+
+def test_search_figure_plots_recall_against_the_fraction_examined(runs):
+    found, *_ = stored.collect(metrics_files(runs), ["toy"], METHODS, BITS, [0])
+    metrics = {(m, b): v for (_, m, b, _), v in found.items()}
+    fig, rows = figures.search_figure(metrics, METHODS, 32)
+    assert [line.get_label() for line in fig.axes[0].lines] == METHODS
+    hashnet = [(x, y) for panel, method, x, y in rows if method == "HashNet"]
+    pr = metrics["HashNet", 32]["pr_curve"]
+    assert hashnet == list(zip(pr["examined"], pr["recall"])) and len(hashnet) == 33
+    del metrics["DHN", 32]["pr_curve"]["examined"]
+    with pytest.raises(HashbenchError, match=r"\(DHN, 32 bits\) have no pr_curve.examined .* re-run their evaluation"):
+        figures.search_figure(metrics, METHODS, 32)
+
+
+def test_imbalance_rows_pair_the_seeds_and_sort_protocols_by_their_ratio(digits_dir, tmp_path, default_config):
+    from hashbench import config
+    from hashbench.data import composed, splits
+    from hashbench.stages import imbalance
+
+    spec = config.data_spec(default_config, "digits")
+    spec["split"] = {**spec["split"], "unseen": {"classes": [0, 1, 2]}}
+    splits.prepare("held", spec, tmp_path / "held")
+    rng = np.random.default_rng(3)
+    root, files, expected = tmp_path / "runs", [], {}
+    for protocol, directory in (("digits", digits_dir), ("held", tmp_path / "held")):
+        n_queries = splits.load(directory).split["query"].size
+        for bits in (16,):
+            gaps = []
+            for seed in SEEDS:
+                for method in ("HashNet", "HashNet-W"):
+                    m = fake_metrics(rng, protocol, method, bits, seed)
+                    folder = layout.run_dir(protocol, method, bits, seed, root=root)
+                    io.write_json(folder / "metrics.json", m)
+                    io.save_npz(folder / layout.PER_QUERY, ap=np.full(n_queries, m["map"]) + rng.normal(0, 0.01, n_queries))
+                    files.append(folder / "metrics.json")
+                    gaps.append(m["map"] if method == "HashNet" else -m["map"])
+            expected[protocol] = np.array(gaps).reshape(len(SEEDS), 2).sum(axis=1)
+    table = imbalance.rows({"protocols": ["digits", "held"], "bits": [16], "seeds": SEEDS, "resamples": 1000},
+                           files, [digits_dir, tmp_path / "held"])
+    ratios = {p: composed.pair_ratio(splits.load(d).labels[splits.load(d).split["train"]])
+              for p, d in (("digits", digits_dir), ("held", tmp_path / "held"))}
+    assert [r[0] for r in table] == sorted(ratios, key=ratios.get)
+    for row in table:
+        protocol, ratio, bits, *_, mean, std, p, n = row
+        assert ratio == ratios[protocol] and bits == 16 and n == 3 and 0 < p <= 1
+        assert mean == pytest.approx(expected[protocol].mean()) and std == pytest.approx(expected[protocol].std(ddof=1))
+    paths = imbalance.build({"protocols": ["digits", "held"], "bits": [16], "seeds": SEEDS, "resamples": 1000,
+                             "alpha": 0.05}, files, [digits_dir, tmp_path / "held"], tmp_path / "fig")
+    assert [p.name for p in paths] == ["imbalance.png", "imbalance.pdf", "imbalance.csv"]
+    assert list(read_csv(tmp_path / "fig" / "imbalance.csv")[0]) == list(imbalance.COLUMNS)
 
 
 def test_histogram_bars_are_square_roots_of_counts():

@@ -88,3 +88,24 @@ def test_smoke_run_of_an_image_list_protocol_gives_codes_metrics_and_a_table_row
     for method in ("HashNet", "ITQ"):  # the table cell is the stored run's MAP
         stored_map = json.loads((tmp_path / f"results/runs/toy/{method}/8bits/seed0/metrics.json").read_text())["map"]
         assert float(rows[method]["toy/8bits/map_mean"]) == pytest.approx(stored_map, abs=5e-5)
+
+
+@pytest.mark.parametrize("study, target", [("imbalance", "imbalance"), ("unseen", None)])
+def test_dry_run_of_a_study_config_lists_its_protocols_runs_and_outputs(study, target, tmp_path, cli_env):
+    """config/imbalance.yaml and config/unseen.yaml merged over the default config, as the README runs them."""
+    cfg = yaml.safe_load((ROOT / "config" / f"{study}.yaml").read_text())
+    out = snakemake(tmp_path, cli_env, "-n", *([target] if target else []), config=cfg)
+    assert out.returncode == 0, out.stderr[-3000:]
+    text = out.stdout + out.stderr
+    stats = dict(re.findall(r"^(\w+)\s+(\d+)$", text, re.M))
+    assert stats["prepare_split"] == str(len(cfg["protocols"]))
+    listed = set(re.findall(r"results/runs/[^ ,\n]+/metrics\.json", text))
+    methods = ["HashNet", "HashNet-W"] if study == "imbalance" else cfg["methods"]
+    expected = {f"results/runs/{p}/{m}/{b}bits/seed{s}/metrics.json" for p in cfg["protocols"] for m in methods
+                for b in (16, 32, 48, 64) for s in (0, 1, 2)}
+    assert expected <= listed
+    if study == "imbalance":
+        assert stats["imbalance"] == "1" and "figures/imbalance.png" in text
+        assert len(listed) == len(expected)  # the figure needs only HashNet and HashNet-W
+    else:
+        assert stats["tables"] == "1" and "results/unseen/table1.csv" in text

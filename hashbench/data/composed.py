@@ -65,7 +65,7 @@ def _canvas(images: np.ndarray, parts: np.ndarray) -> np.ndarray:
     return out
 
 
-def compose_pairs(classes: np.ndarray, pool: list[np.ndarray], per_class: int, rng: np.random.Generator):
+def compose_pairs(pool: list[np.ndarray], per_class: int, rng: np.random.Generator):
     """``per_class`` items of each ordered pair (a, b): parts (n, 2) and the pair class 10 a + b."""
     parts, labels = [], []
     for a in range(DIGIT_CLASSES):
@@ -76,8 +76,7 @@ def compose_pairs(classes: np.ndarray, pool: list[np.ndarray], per_class: int, r
     return np.array(parts, np.int64), np.array(labels, np.int64)
 
 
-def compose_multi(classes: np.ndarray, pool: list[np.ndarray], total: int, digits: list[int],
-                  rng: np.random.Generator):
+def compose_multi(pool: list[np.ndarray], total: int, digits: list[int], rng: np.random.Generator):
     """``total`` items of k distinct digits each (k drawn from ``digits``) in random slots: parts
     (n, max(digits)) and the multi-hot labels (n, 10)."""
     slots = max(digits)
@@ -108,16 +107,15 @@ def load(kind: str, protocol: str, spec: dict):
     rng = np.random.default_rng(spec["seed"])
     pool = pools(classes, compose["query_pool"], rng, f"{field}.compose")
     built = {}
-    for name, part, pool_name in (("query", spec["split"]["query"], "query"),
-                                  ("database", compose["database"], "database")):
-        where = f"{field}.split.query" if name == "query" else f"{field}.compose.database"
+    for name, part, where in (("query", spec["split"]["query"], f"{field}.split.query"),
+                              ("database", compose["database"], f"{field}.compose.database")):
         if kind == "pairs":
-            parts, cls = compose_pairs(classes, pool[pool_name], _size(part, "per_class", where), rng)
+            parts, cls = compose_pairs(pool[name], _size(part, "per_class", where), rng)
             labels = np.zeros((cls.size, DIGIT_CLASSES ** 2), np.uint8)
             labels[np.arange(cls.size), cls] = 1
         else:
-            parts, labels = compose_multi(classes, pool[pool_name], _size(part, "total", where),
-                                          list(compose.get("digits", [2, 3])), rng)
+            parts, labels = compose_multi(pool[name], _size(part, "total", where), list(compose.get("digits", [2, 3])),
+                                          rng)
         built[name] = (parts, labels)
     parts = np.concatenate([built["query"][0], built["database"][0]])
     labels = np.concatenate([built["query"][1], built["database"][1]])

@@ -101,8 +101,6 @@ def search_figure(runs: dict, methods: list[str], at_bits: int):
             raise HashbenchError(f"the metrics of ({method}, {at_bits} bits) have no pr_curve.examined (written by "
                                  "an older hashbench); re-run their evaluation: snakemake -R evaluate ...")
         ax.plot(pr["examined"], pr["recall"], markersize=4, **style(method))
-        for r in (0, 2):
-            ax.annotate(f"r={r}", (pr["examined"][r], pr["recall"][r]), fontsize=6, alpha=0.6)
         rows += [("search", method, e, r) for e, r in zip(pr["examined"], pr["recall"])]
     ax.set_xscale("log")
     ax.set(title=f"Hash lookup within radius r = 0..K @ {at_bits} bits", xlabel="Fraction of the database examined",

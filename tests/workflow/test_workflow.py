@@ -78,11 +78,12 @@ def test_every_run_stores_codes_metadata_and_all_metrics(workflow_run):
             "config_hash", "split_checksum", "seed"} <= set(metrics)
     assert metrics["split_checksum"] == run["split_checksum"] == checksum
     deep = json.loads((workdir / "results/runs/digits/HashNet/16bits/seed1/run.json").read_text())
-    assert deep["threads"] == 2 and run["threads"] is None  # torch's CPU results depend on its threads
+    assert deep["threads"] == 2 and run["threads"] == 1  # a job's threads: torch's CPU results depend on them
     per_query = np.load(run_dir / "per_query.npz")  # each query's AP, for the tables' significance tests
     assert per_query["ap"].shape == (100,) and per_query["ap"].mean() == pytest.approx(metrics["map"])
     assert len(run["loss_history"]) == 50 and run["params"] == {"n_iter": 50}
     assert metrics["topk"] == 500 and len(metrics["pr_curve"]["precision"]) == 17
+    assert metrics["pr_curve"]["examined"][-1] == 1.0  # radius K holds the whole database
     assert (workdir / "logs/train/digits/ITQ/16bits/seed1.log").read_text().count("loss") >= 50
     # ITQ and LSH beat thresholding raw coordinates, and more bits help ITQ
     table = {r["method"]: r for r in read_table(workdir / "results/table1.csv")}

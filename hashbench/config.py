@@ -176,6 +176,7 @@ def tables_spec(cfg: dict) -> dict:
     return {
         "protocols": {p: {k: cfg["protocol_defs"][p].get(k) for k in ("topk", "paper", "also_topk")
                           if cfg["protocol_defs"][p].get(k) is not None} for p in cfg["protocols"]},
+        "order": cfg["protocols"],  # the column order (the rule passes the spec as JSON with sorted keys)
         "methods": cfg["methods"], "bits": cfg["bits"], "seeds": cfg["seeds"], "partial": cfg["tables"]["partial"],
         "alpha": cfg["tables"]["alpha"], "resamples": cfg["tables"]["resamples"],
     }

@@ -45,7 +45,8 @@ def table_methods(table: str, configured: list[str]) -> list[str]:
 def _groups(spec: dict) -> list[tuple[str, str, int | None, str | None]]:
     """Column groups (label, protocol, extra R or None for the protocol's own, paper dataset)."""
     groups = []
-    for protocol, pdef in spec["protocols"].items():
+    for protocol in spec.get("order", list(spec["protocols"])):
+        pdef = spec["protocols"][protocol]
         groups.append((protocol, protocol, None, pdef.get("paper")))
         groups += [(f"{protocol}@{r}", protocol, r, None) for r in pdef.get("also_topk", [])]
     return groups

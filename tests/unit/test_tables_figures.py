@@ -76,6 +76,15 @@ def test_table_cells_are_mean_and_std_of_the_stored_runs(runs, tmp_path):
     assert [r["method"] for r in table2] == ["HashNet", "HashNet-W", "HashNet-C"]
 
 
+def test_protocol_columns_follow_the_configured_order_not_the_sorted_json(runs, tmp_path):
+    for order in (["toy", "inet"], ["inet", "toy"]):
+        # the rule passes the spec as JSON with sorted keys: the protocols mapping loses its order
+        sorted_spec = json.loads(json.dumps(spec(order=order), sort_keys=True))
+        tables.build(sorted_spec, metrics_files(runs), tmp_path / "out")
+        header = (tmp_path / "out" / "table1.md").read_text().split("| method |")[1].splitlines()[0]
+        assert [c.split()[0] for c in header.split("|") if c.strip()] == [p for p in order for _ in BITS]
+
+
 def _set_per_query(runs, protocol, method, bits, ap_of_seed):
     for s in SEEDS:
         folder = layout.run_dir(protocol, method, bits, s, root=runs)

@@ -218,8 +218,8 @@ def figures_spec(cfg: dict, protocol: str) -> dict:
 
 def imbalance_spec(cfg: dict) -> dict:
     """What the imbalance figure (``hashbench.stages.imbalance``) is drawn from."""
-    return {"protocols": cfg["protocols"], "bits": cfg["bits"], "seeds": cfg["seeds"], "partial": cfg["tables"]["partial"],
-            "alpha": cfg["tables"]["alpha"], "resamples": cfg["tables"]["resamples"]}
+    tables = tables_spec(cfg)  # the same runs and the same test as the tables
+    return {"protocols": cfg["protocols"], **{k: tables[k] for k in ("bits", "seeds", "partial", "alpha", "resamples")}}
 
 
 def eval_spec(cfg: dict, protocol: str) -> dict:

@@ -120,7 +120,9 @@ def prepare(protocol: str, spec: dict, out_dir) -> None:
         stored["parts"] = loaded.parts
     io.save_npz(out_dir / DATASET, labels=labels, **stored)
     io.save_npz(out_dir / SPLIT, **split)
-    held = ({"unseen_classes": [int(c) for c in np.flatnonzero(labels[split["query"]].any(axis=0))]}
+    # the held-out classes are those of the query and database items: every held-out item is one of them
+    held = ({"unseen_classes": np.flatnonzero(labels[np.concatenate([split["query"], split["database"]])]
+                                              .any(axis=0)).tolist()}
             if "unseen" in spec.get("split", {}) else {})
     io.write_json(out_dir / SPLIT_META, {
         "protocol": protocol,

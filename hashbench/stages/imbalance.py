@@ -34,7 +34,7 @@ def ratios(data_dirs) -> dict[str, float]:
 
 def rows(spec: dict, metrics_files, data_dirs) -> list[tuple]:
     """One row (COLUMNS) per (protocol, bits), protocols by increasing ratio."""
-    found, missing, folders = stored.collect(metrics_files, spec["protocols"], [WEIGHTED, UNWEIGHTED], spec["bits"],
+    found, _, folders = stored.collect(metrics_files, spec["protocols"], [WEIGHTED, UNWEIGHTED], spec["bits"],
                                              spec["seeds"], spec.get("partial", False))
     by_protocol = ratios(data_dirs)
     out = []

@@ -150,6 +150,13 @@ def test_unseen_split_errors():
         splits.make_split(multi, {**base, "unseen": {"count": 1}}, 0)
 
 
+def test_held_out_classes_are_recorded_even_when_queries_miss_one(default_config, tmp_path):
+    spec = copy.deepcopy(config.data_spec(default_config, "digits"))
+    spec["split"] = {"unseen": {"classes": [2, 5, 7]}, "query": {"total": 1}, "train": {"per_class": 20}}
+    splits.prepare("held", spec, tmp_path)
+    assert io.read_json(tmp_path / "split.json")["unseen_classes"] == [2, 5, 7]
+
+
 def test_prepared_unseen_protocol_records_its_held_out_classes(default_config, tmp_path):
     splits.prepare("mnist5k-unseen", config.data_spec(default_config, "mnist5k-unseen"), tmp_path)
     meta = io.read_json(tmp_path / "split.json")

@@ -3,7 +3,7 @@ import re
 from pathlib import Path
 
 from hashbench import config as hbconfig
-from hashbench import layout, registry
+from hashbench import gpus, layout, registry
 from hashbench.data.sources import SOURCES
 from hashbench.errors import HashbenchError
 
@@ -13,6 +13,11 @@ except HashbenchError as exc:
     raise WorkflowError(f"hashbench: {exc}") from None
 
 ENV = "../environment.yml"
+# Deep jobs hold one unit of the "gpu" resource where a GPU will run them, so that a profile's
+# `resources: gpu: 1` (profiles/default, profiles/gpu) lets one at a time have it; a cluster
+# executor (profiles/slurm) runs them on its GPU nodes and asks for one. On a machine without a
+# GPU they hold none and run side by side, one CPU thread each.
+DEEP_GPU = 1 if not workflow.local_exec or gpus.visible() else 0
 TABLES_DIR = CFG["tables"]["out"]
 DATA_DIR, RUN_DIR = layout.DATA_DIR, layout.RUN_DIR
 SPLIT_FILES = {  # rule prepare_split's outputs, the inputs of every step that reads the split

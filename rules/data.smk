@@ -68,7 +68,7 @@ use rule features as cnn_features with:
         f"{DATA_DIR}/{layout.features_file('alexnet-fc7')}",
     threads: 4
     resources:
-        gpu=1,
+        gpu=DEEP_GPU,
     log:
         layout.LOGS["features"].replace("{kind}", "alexnet-fc7"),
     benchmark:

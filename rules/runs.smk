@@ -10,9 +10,9 @@ rule select:
     params:
         spec=selection_json,
         data=subpath(input.meta, parent=True),
-    threads: 2
+    threads: 1  # as train_gpu: a deep method's choice on a CPU depends on torch's threads
     resources:
-        gpu=lambda wildcards: int(is_deep(wildcards.method)),
+        gpu=lambda wildcards: DEEP_GPU if is_deep(wildcards.method) else 0,
     log:
         layout.LOGS["select"],
     benchmark:
@@ -57,9 +57,9 @@ use rule train as train_gpu with:
         codes=f"{run_dir(deep=True)}/{layout.CODES}",
         run=f"{run_dir(deep=True)}/{layout.RUN_RECORD}",
         continuous=f"{run_dir(deep=True)}/{layout.CONTINUOUS}",
-    threads: 2  # one deep job keeps a 2-core machine busy; a cluster profile sets more
+    threads: 1  # on a CPU the codes depend on torch's threads: one, whatever --cores; profiles/gpu sets more
     resources:
-        gpu=1,
+        gpu=DEEP_GPU,
 
 
 rule evaluate:

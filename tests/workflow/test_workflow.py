@@ -3,6 +3,7 @@
 import csv
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -167,6 +168,31 @@ def test_snakemake_lint_is_clean(cli_env):
                          env=cli_env)
     assert out.returncode == 0
     assert "Lints for" not in out.stdout + out.stderr
+
+
+@pytest.mark.parametrize("gpu", [False, True])
+def test_deep_jobs_hold_the_gpu_only_where_one_will_run_them(tmp_path, cli_env, gpu):
+    """Without a GPU, deep jobs hold no gpu resource (they run side by side) and one CPU thread each
+    (their codes depend on torch's threads); with one (a stand-in nvidia-smi lists it) they hold it."""
+    env = dict(cli_env)
+    if gpu:
+        (tmp_path / "bin").mkdir()
+        fake = tmp_path / "bin" / "nvidia-smi"
+        fake.write_text("#!/bin/sh\necho 'GPU 0: NVIDIA H100 (UUID: GPU-0)'\n")
+        fake.chmod(0o755)
+        env["PATH"] = f"{fake.parent}{os.pathsep}{env['PATH']}"
+        env.pop("CUDA_VISIBLE_DEVICES", None)
+    else:
+        env["CUDA_VISIBLE_DEVICES"] = ""
+    out = snakemake(tmp_path, env, "-n", "-p", "results/table1.csv", config={**TINY, "methods": ["ITQ", "LSH", "HashNet"], "selection": {}})
+    assert out.returncode == 0, out.stderr[-3000:]
+    jobs = re.findall(r"rule (train\w*|select):\n.*?resources: ([^\n]*)\nShell command: [^\n]*--threads (\d+)",
+                      out.stdout, re.S)
+    deep = [(resources, threads) for rule, resources, threads in jobs if rule == "train_gpu"]
+    shallow = [(resources, threads) for rule, resources, threads in jobs if rule == "train"]
+    assert len(deep) == 4 and len(shallow) == 8  # 2 bits x 2 seeds
+    assert all(f"gpu={int(gpu)}" in resources and threads == "1" for resources, threads in deep)
+    assert all("gpu" not in resources for resources, _ in shallow)
 
 
 def test_a_killed_snakemake_is_unlocked_and_the_same_command_resumes_training(tmp_path, cli_env):

@@ -137,7 +137,8 @@ def _rank_queries(qc, dc, ql, dl, n_bits, top, depth, ns, ap, ap_tie, hits_top, 
         qw[:b] = qc[i0:i0 + b]
         lw[:b] = ql[i0:i0 + b]
         # pass 1: key = 2 * Hamming distance + relevant, and its histogram per query
-        key = np.empty((n_db, _BLOCK), np.uint16)
+        key_words = np.empty((n_db, 2), np.uint64)  # an item's 8 keys, also read as two words of 4 lanes
+        key = key_words.view(np.uint16)
         counts = np.zeros((_BLOCK, n_keys), np.int32)
         # first code word and first label word in one pass; any further words added after
         for j in range(n_db):
@@ -169,24 +170,43 @@ def _rank_queries(qc, dc, ql, dl, n_bits, top, depth, ns, ap, ap_tie, hits_top, 
                 start += counts[k, 2 * d] + counts[k, 2 * d + 1]
                 if start >= depth and cut[k] == n_bits:
                     cut[k] = d
-        # pass 2: counting sort of the first `depth` ranks (distance ascending, database index within ties)
-        ranked = np.zeros((_BLOCK, depth), np.bool_)
+        # pass 2: counting sort of the first `depth` ranks (distance ascending, database index within
+        # ties). The items with a key <= limit for some query of the block, found without a branch per
+        # item: in each 16-bit lane, (0x8000 | limit) - key keeps its top bit iff key <= limit
+        # (keys < 0x8000, so no lane borrows from the next) ...
+        ranked = np.zeros((_BLOCK, depth + 1), np.bool_)  # a spare column: 10% faster, a layout effect
+        near = np.empty(n_db, np.int32)
+        listed = np.empty((_BLOCK, n_db), np.uint16)
         limit = np.empty(_BLOCK, np.uint16)
         for k in range(_BLOCK):
             limit[k] = np.uint16(2 * cut[k] + 1)
+        low = np.uint64(0)  # the limits of queries 0-3 and 4-7 in 16-bit lanes, top bits set
+        high = np.uint64(0)
+        for k in range(4):
+            low |= np.uint64(0x8000 | limit[k]) << np.uint64(16 * k)
+            high |= np.uint64(0x8000 | limit[k + 4]) << np.uint64(16 * k)
+        top_bits = np.uint64(0x8000800080008000)
+        n_near = 0
         for j in range(n_db):
-            near = False
+            near[n_near] = j
+            n_near += (((low - key_words[j, 0]) | (high - key_words[j, 1])) & top_bits) != 0
+        # ... then each query's keys within its limit, in database order ...
+        n_listed = np.zeros(_BLOCK, np.int64)
+        for c in range(n_near):
+            j = near[c]
             for k in range(_BLOCK):
-                near |= key[j, k] <= limit[k]
-            if near:
-                for k in range(_BLOCK):
-                    v = key[j, k]
-                    if v <= limit[k]:
-                        d = v >> 1
-                        pos = fill[k, d]
-                        if pos < depth:
-                            ranked[k, pos] = (v & 1) != 0
-                            fill[k, d] = pos + 1
+                v = key[j, k]
+                listed[k, n_listed[k]] = v
+                n_listed[k] += v <= limit[k]
+        # ... placed at their distance's insertion point
+        for k in range(_BLOCK):
+            for c in range(n_listed[k]):
+                v = listed[k, c]
+                d = v >> 1
+                pos = fill[k, d]
+                if pos < depth:
+                    ranked[k, pos] = (v & 1) != 0
+                    fill[k, d] = pos + 1
         for k in range(b):
             i = i0 + k
             h = hist[i]

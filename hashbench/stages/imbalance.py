@@ -35,7 +35,7 @@ def ratios(data_dirs) -> dict[str, float]:
 def rows(spec: dict, metrics_files, data_dirs) -> list[tuple]:
     """One row (COLUMNS) per (protocol, bits), protocols by increasing ratio."""
     found, _, folders = stored.collect(metrics_files, spec["protocols"], [WEIGHTED, UNWEIGHTED], spec["bits"],
-                                             spec["seeds"], spec.get("partial", False))
+                                       spec["seeds"], spec.get("partial", False))
     by_protocol = ratios(data_dirs)
     out = []
     for protocol in sorted(spec["protocols"], key=lambda p: by_protocol[p]):

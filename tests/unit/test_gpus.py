@@ -1,17 +1,11 @@
 """The workflow's GPU question (hashbench/gpus.py), with a stand-in nvidia-smi on PATH."""
 
 import os
-import stat
 
 import pytest
 
+from conftest import fake_nvidia_smi
 from hashbench import gpus
-
-
-def fake_nvidia_smi(directory, output: str, code: int = 0):
-    path = directory / "nvidia-smi"
-    path.write_text(f"#!/bin/sh\n[ \"$1\" = -L ] || exit 9\nprintf '{output}'\nexit {code}\n")
-    path.chmod(path.stat().st_mode | stat.S_IEXEC)
 
 
 TWO = "GPU 0: NVIDIA H100 (UUID: GPU-a)\\nGPU 1: NVIDIA H100 (UUID: GPU-b)\\n"

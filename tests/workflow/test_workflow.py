@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 import yaml
 
-from conftest import ROOT
+from conftest import ROOT, fake_nvidia_smi
 from fake_plugin import write_plugin
 
 pytestmark = pytest.mark.slow  # the workflow as a user runs it: minutes
@@ -177,14 +177,13 @@ def test_deep_jobs_hold_the_gpu_only_where_one_will_run_them(tmp_path, cli_env, 
     env = dict(cli_env)
     if gpu:
         (tmp_path / "bin").mkdir()
-        fake = tmp_path / "bin" / "nvidia-smi"
-        fake.write_text("#!/bin/sh\necho 'GPU 0: NVIDIA H100 (UUID: GPU-0)'\n")
-        fake.chmod(0o755)
+        fake = fake_nvidia_smi(tmp_path / "bin", "GPU 0: NVIDIA H100 (UUID: GPU-0)\\n")
         env["PATH"] = f"{fake.parent}{os.pathsep}{env['PATH']}"
         env.pop("CUDA_VISIBLE_DEVICES", None)
     else:
         env["CUDA_VISIBLE_DEVICES"] = ""
-    out = snakemake(tmp_path, env, "-n", "-p", "results/table1.csv", config={**TINY, "methods": ["ITQ", "LSH", "HashNet"], "selection": {}})
+    out = snakemake(tmp_path, env, "-n", "-p", "results/table1.csv",
+                    config={**TINY, "methods": ["ITQ", "LSH", "HashNet"], "selection": {}})
     assert out.returncode == 0, out.stderr[-3000:]
     jobs = re.findall(r"rule (train\w*|select):\n.*?resources: ([^\n]*)\nShell command: [^\n]*--threads (\d+)",
                       out.stdout, re.S)

@@ -44,9 +44,8 @@ Queries with no relevant item in the top R
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
+from llvmlite import ir
 from numba import njit, prange, types
 from numba.extending import intrinsic
 
@@ -54,27 +53,62 @@ DEFAULT_PRECISION_AT = tuple(range(100, 1001, 100))
 NO_RELEVANT_MODES = ("zero", "exclude")
 
 
-
-def pack_bits(matrix: np.ndarray) -> np.ndarray:
-    """Pack the positive entries of an (n, K) matrix into (n, ceil(K/64)) uint64 words."""
-    bits = np.packbits(np.asarray(matrix) > 0, axis=1, bitorder="little")
-    bits = np.pad(bits, ((0, 0), (0, (-bits.shape[1]) % 8)))
-    return np.ascontiguousarray(bits).view(np.uint64)
+def _bytes(matrix: np.ndarray) -> np.ndarray:
+    """The positive entries of an (n, K) matrix as bits, 8 to a byte: (n, ceil(K/8)) uint8."""
+    return np.packbits(np.asarray(matrix) > 0, axis=1, bitorder="little")
 
 
 @intrinsic
-def _popcount(typingctx, word):
-    """Population count of a uint64, compiled to the CPU's popcnt instruction."""
+def _popcount8(typingctx, byte):
+    """Population count of a uint8; a loop of them vectorises to a nibble table lookup."""
 
     def codegen(context, builder, signature, args):
         return builder.ctpop(args[0])
 
+    return types.uint8(types.uint8), codegen
+
+
+@intrinsic
+def _lowest_bit(typingctx, word):
+    """Index of the lowest set bit of a uint64 (64 for 0), compiled to tzcnt."""
+
+    def codegen(context, builder, signature, args):
+        return builder.cttz(args[0], ir.Constant(ir.IntType(1), 0))
+
     return types.uint64(types.uint64), codegen
 
 
-@njit(inline="always")
-def _log_choose(a, b):
-    return math.lgamma(a + 1.0) - math.lgamma(b + 1.0) - math.lgamma(a - b + 1.0)
+_VECTOR_BYTES = 32  # one AVX2 register
+
+
+@intrinsic
+def _at_most(typingctx, keys, start, limit):
+    """Bit i set iff keys[start + i] <= limit, for the 32 bytes of keys from ``start`` (32 uint8 or
+    16 uint16 keys): one vector compare and a move-mask, which the loop compiler does not find."""
+    width = keys.dtype.bitwidth
+    lanes = _VECTOR_BYTES * 8 // width
+
+    def codegen(context, builder, signature, args):
+        array, begin, bound = args
+        data = context.make_array(signature.args[0])(context, builder, array).data
+        vector = ir.VectorType(ir.IntType(width), lanes)
+        loaded = builder.load(builder.bitcast(builder.gep(data, [begin]), vector.as_pointer()), align=1)
+        first = builder.insert_element(ir.Constant(vector, ir.Undefined), bound, ir.Constant(ir.IntType(32), 0))
+        splat = builder.shuffle_vector(first, ir.Constant(vector, ir.Undefined),
+                                       ir.Constant(ir.VectorType(ir.IntType(32), lanes), [0] * lanes))
+        mask = builder.bitcast(builder.icmp_unsigned("<=", loaded, splat), ir.IntType(lanes))
+        return builder.zext(mask, ir.IntType(64))
+
+    return types.uint64(keys, types.intp, keys.dtype), codegen
+
+
+@njit(fastmath={"reassoc"})
+def _harmonic(before, t):
+    """sum_{p<=t} 1 / (before + p), summed in vector lanes."""
+    total = 0.0
+    for p in range(1, t + 1):
+        total += 1.0 / (before + p)
+    return total
 
 
 @njit
@@ -89,12 +123,8 @@ def _tie_aware_ap(hist, relhist, top):
             continue
         r = relhist[d]
         t = min(n, top - before)  # slots of this group inside the top
-        # sum_{p<=t} 1/(before+p) and sum_{p<=t} (p-1)/(before+p)
-        a = 0.0
-        b = 0.0
-        for p in range(1, t + 1):
-            a += 1.0 / (before + p)
-            b += (p - 1.0) / (before + p)
+        a = _harmonic(before, t)  # sum_{p<=t} 1/(before+p)
+        b = t - (before + 1.0) * a  # sum_{p<=t} (p-1)/(before+p)
         if t == n:
             full_sum += r / t * (rel_before + 1.0) * a
             if t > 1:
@@ -104,122 +134,145 @@ def _tie_aware_ap(hist, relhist, top):
             if before >= top:
                 break
             continue
-        # straddling group: x of its r relevant items fall in its first t slots, x ~ Hypergeom
+        # straddling group: x of its r relevant items fall in its first t slots, x ~ Hypergeom(n, r, t).
+        # Its weights relative to the mode's, by the ratio of consecutive terms, walking out from the
+        # mode until they vanish, and normalised by their sum (no log-gamma: exact to ~1e-16)
+        lo = max(0, t - (n - r))
+        hi = min(r, t)
+        mode = min(hi, max(lo, (t + 1) * (r + 1) // (n + 2)))
         expected = 0.0
-        log_total = _log_choose(n, t)
-        for x in range(max(0, t - (n - r)), min(r, t) + 1):
-            if rel_before + x == 0:
-                continue
-            prob = math.exp(_log_choose(r, x) + _log_choose(n - r, t - x) - log_total)
-            part = x / t * (rel_before + 1.0) * a
-            if t > 1:
-                part += x * (x - 1.0) / (t * (t - 1.0)) * b
-            expected += prob * (full_sum + part) / (rel_before + x)
-        return expected
+        total = 0.0
+        for step in (1, -1):
+            x = mode
+            weight = 1.0
+            if step == -1:
+                x = mode - 1
+                weight = mode * (n - r - t + mode) / ((r - mode + 1.0) * (t - mode + 1.0))
+            while lo <= x <= hi and weight > 0.0:
+                total += weight
+                if rel_before + x > 0:
+                    part = x / t * (rel_before + 1.0) * a
+                    if t > 1:
+                        part += x * (x - 1.0) / (t * (t - 1.0)) * b
+                    expected += weight * (full_sum + part) / (rel_before + x)
+                if step == 1:
+                    weight *= (r - x) * (t - x) / ((x + 1.0) * (n - r - t + x + 1.0))
+                else:
+                    weight *= x * (n - r - t + x) / ((r - x + 1.0) * (t - x + 1.0))
+                x += step
+        return expected / total
     return full_sum / rel_before if rel_before > 0 else 0.0
 
 
-_BLOCK = 8  # queries that share one pass over the database; an item's 8 uint16 keys are the two
-            # 64-bit words that pass 2's SWAR test reads
+_QUERIES = 16  # queries per parallel task, which share its buffers
+_CHUNK = 2048  # database items a pass works on at a time
 
 
 @njit(parallel=True, cache=True)
-def _rank_queries(qc, dc, ql, dl, n_bits, top, depth, ns, ap, ap_tie, hits_top, prec_n, hist, relhist):
-    n_db = dc.shape[0]
-    n_queries = qc.shape[0]
-    n_words = qc.shape[1]
-    n_lwords = ql.shape[1]
+def _rank_queries(qb, db, qlb, dlb, n_bits, top, depth, ns, key_type, ap, ap_tie, hits_top, prec_n, hist,
+                  relhist):
+    n_db = db.shape[1]
+    n_queries = qb.shape[0]
+    n_bytes = qb.shape[1]
+    n_lbytes = qlb.shape[1]
     n_keys = 2 * n_bits + 2
-    for block in prange((n_queries + _BLOCK - 1) // _BLOCK):
-        i0 = block * _BLOCK
-        b = min(_BLOCK, n_queries - i0)
-        qw = np.zeros((_BLOCK, n_words), np.uint64)
-        lw = np.zeros((_BLOCK, n_lwords), np.uint64)
-        qw[:b] = qc[i0:i0 + b]
-        lw[:b] = ql[i0:i0 + b]
-        # pass 1: key = 2 * Hamming distance + relevant, and its histogram per query
-        key_words = np.empty((n_db, 2), np.uint64)  # an item's 8 keys, also read as two words of 4 lanes
-        key = key_words.view(np.uint16)
-        counts = np.zeros((_BLOCK, n_keys), np.int32)
-        # first code word and first label word in one pass; any further words added after
-        for j in range(n_db):
-            x = dc[j, 0]
-            y = dl[j, 0]
-            for k in range(_BLOCK):
-                key[j, k] = (np.uint16(_popcount(qw[k, 0] ^ x)) << np.uint16(1)) | np.uint16((lw[k, 0] & y) != 0)
-        for w in range(1, n_words):
-            for j in range(n_db):
-                x = dc[j, w]
-                for k in range(_BLOCK):
-                    key[j, k] += np.uint16(_popcount(qw[k, w] ^ x)) << np.uint16(1)
-        for w in range(1, n_lwords):
-            for j in range(n_db):
-                y = dl[j, w]
-                for k in range(_BLOCK):
-                    key[j, k] |= np.uint16((lw[k, w] & y) != 0)
-        for j in range(n_db):
-            for k in range(_BLOCK):
-                counts[k, key[j, k]] += 1
-        # the insertion point of each distance in the ranking, and the last distance reaching `depth`
-        fill = np.empty((_BLOCK, n_bits + 1), np.int64)
-        cut = np.empty(_BLOCK, np.int64)
-        for k in range(_BLOCK):
-            start = 0
-            cut[k] = n_bits
-            for d in range(n_bits + 1):
-                fill[k, d] = start
-                start += counts[k, 2 * d] + counts[k, 2 * d + 1]
-                if start >= depth and cut[k] == n_bits:
-                    cut[k] = d
-        # pass 2: counting sort of the first `depth` ranks (distance ascending, database index within
-        # ties). The items with a key <= limit for some query of the block, found without a branch per
-        # item: in each 16-bit lane, (0x8000 | limit) - key keeps its top bit iff key <= limit
-        # (keys < 0x8000, so no lane borrows from the next) ...
-        ranked = np.zeros((_BLOCK, depth + 1), np.bool_)  # a spare column: 0.80 s, not 1.03 (layout)
-        near = np.empty(n_db, np.int32)
-        listed = np.empty((_BLOCK, n_db), np.uint16)
-        limit = np.empty(_BLOCK, np.uint16)
-        for k in range(_BLOCK):
-            limit[k] = np.uint16(2 * cut[k] + 1)
-        low = np.uint64(0)  # the limits of queries 0-3 and 4-7 in 16-bit lanes, top bits set
-        high = np.uint64(0)
-        for k in range(4):
-            low |= np.uint64(0x8000 | limit[k]) << np.uint64(16 * k)
-            high |= np.uint64(0x8000 | limit[k + 4]) << np.uint64(16 * k)
-        top_bits = np.uint64(0x8000800080008000)
-        n_near = 0
-        for j in range(n_db):
-            near[n_near] = j
-            n_near += (((low - key_words[j, 0]) | (high - key_words[j, 1])) & top_bits) != 0
-        # ... then each query's keys within its limit, in database order ...
-        n_listed = np.zeros(_BLOCK, np.int64)
-        for c in range(n_near):
-            j = near[c]
-            for k in range(_BLOCK):
-                v = key[j, k]
-                listed[k, n_listed[k]] = v
-                n_listed[k] += v <= limit[k]
-        # ... placed at their distance's insertion point
-        for k in range(_BLOCK):
-            for c in range(n_listed[k]):
-                v = listed[k, c]
-                d = v >> 1
-                pos = fill[k, d]
-                if pos < depth:
-                    ranked[k, pos] = (v & 1) != 0
-                    fill[k, d] = pos + 1
-        for k in range(b):
-            i = i0 + k
+    for task in prange((n_queries + _QUERIES - 1) // _QUERIES):
+        key = np.empty(n_db + 64, key_type)  # padded: the vector compare reads up to 63 keys past the end
+        key[n_db:] = 0
+        lanes = _VECTOR_BYTES // key.itemsize
+        counts = np.empty((4, n_keys), np.int32)
+        fill = np.empty(n_bits + 1, np.int64)
+        ranked = np.empty(depth + 1, np.bool_)  # relevance by rank, and a spare slot for overflow
+        found = np.empty(_CHUNK + 4, np.int64)
+        dist = np.empty(_CHUNK, np.uint8)
+        shared = np.empty(_CHUNK, np.uint8)
+        for i in range(task * _QUERIES, min(n_queries, task * _QUERIES + _QUERIES)):
+            # pass 1: key = 2 * Hamming distance + relevant. The database is stored in byte planes
+            # (byte b of every item's code, then of its labels, contiguous), so each loop below is
+            # one vectorised pass over a chunk: 32 items per instruction, popcounts by nibble lookup
+            for start in range(0, n_db, _CHUNK):
+                n = min(_CHUNK, n_db - start)
+                plane = db[0, start:start + n]
+                x = qb[i, 0]
+                for j in range(n):
+                    dist[j] = _popcount8(plane[j] ^ x)
+                for w in range(1, n_bytes):
+                    plane = db[w, start:start + n]
+                    x = qb[i, w]
+                    for j in range(n):
+                        dist[j] += _popcount8(plane[j] ^ x)
+                plane = dlb[0, start:start + n]
+                x = qlb[i, 0]
+                for j in range(n):
+                    shared[j] = plane[j] & x
+                for w in range(1, n_lbytes):
+                    plane = dlb[w, start:start + n]
+                    x = qlb[i, w]
+                    for j in range(n):
+                        shared[j] |= plane[j] & x
+                part = key[start:start + n]
+                for j in range(n):
+                    part[j] = (key_type(dist[j]) << 1) | (shared[j] != 0)
+            # its histogram, in four interleaved sub-histograms that keep increments of a bin apart
+            counts[:] = 0
+            c0, c1, c2, c3 = counts[0], counts[1], counts[2], counts[3]
+            n4 = n_db // 4
+            for j in range(n4):
+                c0[key[4 * j]] += 1
+                c1[key[4 * j + 1]] += 1
+                c2[key[4 * j + 2]] += 1
+                c3[key[4 * j + 3]] += 1
+            for j in range(4 * n4, n_db):
+                c0[key[j]] += 1
+            # each distance's insertion point in the ranking, and `cut`: the first distance whose
+            # items reach rank `depth`
             h = hist[i]
             hr = relhist[i]
+            start = 0
+            cut = n_bits
             for d in range(n_bits + 1):
-                hr[d] = counts[k, 2 * d + 1]
-                h[d] = counts[k, 2 * d] + hr[d]
+                hr[d] = c0[2 * d + 1] + c1[2 * d + 1] + c2[2 * d + 1] + c3[2 * d + 1]
+                h[d] = hr[d] + c0[2 * d] + c1[2 * d] + c2[2 * d] + c3[2 * d]
+                fill[d] = start
+                start += h[d]
+                if start >= depth and cut == n_bits:
+                    cut = d
+            # pass 2: counting sort of the first `depth` ranks (distance ascending, database index
+            # within ties). A chunk at a time, the items with key <= limit are listed in database
+            # order from vector-compare masks (three bits taken without a branch, the rare rest in a
+            # loop), then placed at their distance's next rank (past `depth`: the spare slot). Once
+            # distance `cut` has filled the last rank, the limit drops below it.
+            limit = key_type(2 * cut + 1)
+            for start in range(0, n_db, _CHUNK):
+                stop = min(n_db, start + _CHUNK)
+                n_found = 0
+                for base in range(start, stop, 2 * lanes):
+                    m = _at_most(key, base, limit) | (_at_most(key, base + lanes, limit) << np.uint64(lanes))
+                    if stop - base < 2 * lanes:
+                        m &= (np.uint64(1) << np.uint64(stop - base)) - np.uint64(1)
+                    for _ in range(3):
+                        found[n_found] = base + np.int64(_lowest_bit(m))
+                        n_found += m != 0
+                        m &= m - np.uint64(1)
+                    while m != 0:
+                        found[n_found] = base + np.int64(_lowest_bit(m))
+                        n_found += 1
+                        m &= m - np.uint64(1)
+                for c in range(n_found):
+                    v = key[found[c]]
+                    d = v >> 1
+                    pos = fill[d]
+                    ranked[min(pos, depth)] = (v & 1) != 0
+                    fill[d] = pos + 1
+                if fill[cut] >= depth:
+                    if cut == 0:
+                        break
+                    limit = key_type(2 * cut - 1)
             hits = 0
             precision_sum = 0.0
             k_n = 0
             for rank in range(depth):
-                if ranked[k, rank]:
+                if ranked[rank]:
                     hits += 1
                     if rank < top:
                         precision_sum += hits / (rank + 1.0)
@@ -300,8 +353,9 @@ def evaluate(
     prec_n = np.zeros((nq, ns.size))
     hist = np.zeros((nq, n_bits + 1), np.int64)
     relhist = np.zeros((nq, n_bits + 1), np.int64)
-    _rank_queries(pack_bits(qc), pack_bits(dc), pack_bits(ql), pack_bits(dl), n_bits, top, depth, ns,
-                  ap, ap_tie, hits_top, prec_n, hist, relhist)
+    key_type = np.uint8 if 2 * n_bits + 1 <= 255 else np.uint16  # 2 * distance + relevant
+    _rank_queries(_bytes(qc), _bytes(dc).T.copy(), _bytes(ql), _bytes(dl).T.copy(), n_bits, top, depth, ns,
+                  key_type, ap, ap_tie, hits_top, prec_n, hist, relhist)
 
     scored = hits_top > 0 if no_relevant == "exclude" else np.ones(nq, bool)
     within = np.cumsum(hist, axis=1)

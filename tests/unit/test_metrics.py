@@ -1,10 +1,13 @@
 """The fast metrics kernel against the slow reference in reference_metrics.py, ties included."""
 
+import math
+from fractions import Fraction
+
 import numpy as np
 import pytest
 
 from hashbench import evaluate
-from hashbench.metrics import pack_bits
+from hashbench.metrics import _tie_aware_ap
 from reference_metrics import reference
 
 
@@ -58,15 +61,60 @@ def test_against_reference_several_code_lengths(n_bits, multi):
         assert_matches(fast, reference(qc, dc, ql, dl, 120, ns, no_relevant), ns)
 
 
-def test_block_boundaries_and_queries_without_relevant_items():
+def test_task_and_chunk_boundaries_and_queries_without_relevant_items():
+    """35 queries: two parallel tasks of 16 and a partial one; 5,000 items: two of the kernel's
+    2,048-item chunks and a partial one; 4 bits, so distance groups straddle the chunks and the top R
+    ends inside distance 0 (R = 20), or in a later group (R = 400, 1,500)."""
     rng = np.random.default_rng(7)
-    qc, dc, ql, dl = random_case(rng, 19, 50, 4, 3, False)  # 19 queries: two full blocks of 8 and a partial one
+    qc, dc, ql, dl = random_case(rng, 35, 5000, 4, 3, False)
     ql[:5] = 0  # no label: nothing is relevant to these queries
-    fast_zero = evaluate(qc, dc, ql, dl, 20, precision_at=(5,))
-    fast_excl = evaluate(qc, dc, ql, dl, 20, precision_at=(5,), no_relevant="exclude")
-    assert_matches(fast_zero, reference(qc, dc, ql, dl, 20, (5,), "zero"), (5,))
-    assert_matches(fast_excl, reference(qc, dc, ql, dl, 20, (5,), "exclude"), (5,))
-    assert fast_excl["n_queries_in_map"] <= 14 < fast_zero["n_queries_in_map"] == 19
+    ns = (5, 2100)
+    for topk in (20, 400, 1500):
+        fast_zero = evaluate(qc, dc, ql, dl, topk, precision_at=ns)
+        fast_excl = evaluate(qc, dc, ql, dl, topk, precision_at=ns, no_relevant="exclude")
+        assert_matches(fast_zero, reference(qc, dc, ql, dl, topk, ns, "zero"), ns)
+        assert_matches(fast_excl, reference(qc, dc, ql, dl, topk, ns, "exclude"), ns)
+        assert fast_excl["n_queries_in_map"] <= 30 < fast_zero["n_queries_in_map"] == 35
+
+
+def exact_tie_aware_ap(hist, relhist, top):
+    """The tie-aware AP@top in rational arithmetic: every precision sum and hypergeometric weight
+    exact (the closed form the kernel evaluates in floating point)."""
+    before = rel_before = 0
+    full = Fraction(0)
+    for n, r in zip(map(int, hist), map(int, relhist)):
+        if n == 0:
+            continue
+        t = min(n, top - before)
+        a = sum(Fraction(1, before + p) for p in range(1, t + 1))
+        b = sum(Fraction(p - 1, before + p) for p in range(1, t + 1))
+
+        def precision_sum(x):
+            return Fraction(x, t) * (rel_before + 1) * a + (Fraction(x * (x - 1), t * (t - 1)) * b if t > 1 else 0)
+
+        if t == n:
+            full += precision_sum(r)
+            before, rel_before = before + n, rel_before + r
+            if before >= top:
+                break
+            continue
+        return sum(Fraction(math.comb(r, x) * math.comb(n - r, t - x), math.comb(n, t))
+                   * (full + precision_sum(x)) / (rel_before + x)
+                   for x in range(max(0, t - (n - r)), min(r, t) + 1) if rel_before + x > 0)
+    return full / rel_before if rel_before else Fraction(0)
+
+
+def test_tie_aware_ap_is_exact_on_large_tie_groups():
+    """Groups of hundreds to thousands of tied items, the top R ending inside one: within 1e-15 of
+    the exact rational value (the log-gamma form it replaced was off by up to 2e-13 here)."""
+    rng = np.random.default_rng(3)
+    for _ in range(6):
+        hist = rng.integers(0, 1500, 17)
+        hist[rng.integers(0, 17)] = 0
+        relhist = rng.binomial(hist, rng.uniform(0.02, 0.5))
+        top = int(rng.integers(100, hist.sum()))
+        expected = exact_tie_aware_ap(hist, relhist, top)
+        assert abs(_tie_aware_ap(hist, relhist, top) - float(expected)) < 1e-15
 
 
 def test_ties_are_broken_by_database_index():
@@ -87,15 +135,6 @@ def test_perfect_codes_score_one():
     codes = np.where(blocks[np.arange(40) % 4] > 0, 1, -1).astype(np.int8)
     out = evaluate(codes, codes, labels, labels, 10, precision_at=(10,))
     assert out["map"] == out["map_tie_aware"] == out["p_h2"] == out["precision_at_n"][10] == 1.0
-
-
-def test_pack_bits_round_trip():
-    rng = np.random.default_rng(0)
-    codes = rng.choice([-1, 1], (5, 70))
-    packed = pack_bits(codes)
-    assert packed.dtype == np.uint64 and packed.shape == (5, 2)
-    bits = np.unpackbits(packed.view(np.uint8), axis=1, count=70, bitorder="little")
-    np.testing.assert_array_equal(bits, codes > 0)
 
 
 @pytest.mark.parametrize("kwargs, message", [

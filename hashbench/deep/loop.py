@@ -10,6 +10,7 @@ import torch
 from tqdm import tqdm
 
 from hashbench.deep import backbones
+from hashbench.deep.sgd import SGD
 
 log = logging.getLogger("hashbench")
 
@@ -63,27 +64,26 @@ def _save_checkpoint(path: Path, state: dict) -> None:
         torch.save(state, tmp)
 
 
-def checkpoint_state(network, optimizer, scheduler, device: torch.device, numpy_state: dict, history: list,
-                     iteration: int, prepared: dict | None = None) -> dict:
-    """Everything a resumed run needs: weights, optimiser and scheduler state, every RNG (CPU, and
-    the CUDA generator of ``device`` when training on one), the loss history, the iteration and what
-    the method's ``prepare`` computed (its ``prepared`` attributes)."""
-    state = {"network": network.state_dict(), "optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(),
-             "torch_rng": torch.get_rng_state(), "numpy_rng": numpy_state, "history": history, "iteration": iteration,
-             "prepared": prepared or {}}
+def checkpoint_state(network, optimizer, device: torch.device, numpy_state: dict, history: list, iteration: int,
+                     prepared: dict | None = None) -> dict:
+    """Everything a resumed run needs: weights, optimiser state (momentum buffers and the decayed
+    learning rates), every RNG (CPU, and the CUDA generator of ``device`` when training on one), the
+    loss history, the iteration and what the method's ``prepare`` computed (its ``prepared``
+    attributes)."""
+    state = {"network": network.state_dict(), "optimizer": optimizer.state_dict(), "torch_rng": torch.get_rng_state(),
+             "numpy_rng": numpy_state, "history": history, "iteration": iteration, "prepared": prepared or {}}
     if device.type == "cuda":
         state["cuda_rng"] = torch.cuda.get_rng_state(device)
     return state
 
 
-def restore(path: Path, network, optimizer, scheduler, device: torch.device) -> dict:
+def restore(path: Path, network, optimizer, device: torch.device) -> dict:
     """Load a checkpoint written by ``checkpoint_state`` into a network and optimiser that already live
     on ``device``. The file is read to the CPU (RNG states must stay CPU byte tensors); weights and
     optimiser state are then copied to wherever the parameters are. Returns the checkpoint."""
     state = torch.load(path, map_location="cpu", weights_only=False)
     network.load_state_dict(state["network"])
-    optimizer.load_state_dict(state["optimizer"])  # casts its tensors to the parameters' device
-    scheduler.load_state_dict(state["scheduler"])
+    optimizer.load_state_dict(state["optimizer"])  # moves its buffers to the parameters' device
     torch.set_rng_state(state["torch_rng"])
     if device.type == "cuda" and "cuda_rng" in state:
         torch.cuda.set_rng_state(state["cuda_rng"], device)
@@ -114,22 +114,20 @@ def train(method, X, Y: np.ndarray) -> None:
     network = build(method, X).to(device, memory_format=torch.channels_last)
     head_params = list(network.head.parameters())
     head_ids = {id(p) for p in head_params}
-    optimizer = torch.optim.SGD(
-        [{"params": [p for p in network.parameters() if id(p) not in head_ids], "lr": method.lr},
-         {"params": head_params, "lr": method.head_lr()}],
-        momentum=method.momentum, nesterov=method.nesterov and method.momentum > 0, weight_decay=method.weight_decay,
-        foreach=True)  # one fused update for all parameters; the same numbers as the per-tensor loop
-    scheduler = torch.optim.lr_scheduler.StepLR(optimizer, step_size=method.lr_step, gamma=method.lr_gamma)
+    optimizer = SGD([([p for p in network.parameters() if id(p) not in head_ids], method.lr),
+                     (head_params, method.head_lr())],
+                    momentum=method.momentum, nesterov=method.nesterov and method.momentum > 0,
+                    weight_decay=method.weight_decay, lr_step=method.lr_step, lr_gamma=method.lr_gamma)
     history, start = [], 0
     checkpoint = Path(method.checkpoint_path) if method.checkpoint_path else None
 
     def save(iteration: int, numpy_state: dict) -> None:
         prepared = {name: getattr(method, name) for name in method.prepared}
-        _save_checkpoint(checkpoint, checkpoint_state(network, optimizer, scheduler, device, numpy_state, history,
-                                                      iteration, prepared))
+        _save_checkpoint(checkpoint, checkpoint_state(network, optimizer, device, numpy_state, history, iteration,
+                                                      prepared))
 
     if checkpoint is not None and checkpoint.exists():
-        state = restore(checkpoint, network, optimizer, scheduler, device)
+        state = restore(checkpoint, network, optimizer, device)
         rng.bit_generator.state = state["numpy_rng"]
         history, start = state["history"], state["iteration"]
         for name, value in state["prepared"].items():
@@ -151,7 +149,6 @@ def train(method, X, Y: np.ndarray) -> None:
         optimizer.zero_grad()
         loss.backward()
         optimizer.step()
-        scheduler.step()
         with torch.no_grad():
             binary_loss = method.loss(method.binarize(z), batch_labels, batch_index)
         history.append([it + 1, loss.item(), binary_loss.item()])

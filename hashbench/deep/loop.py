@@ -11,6 +11,7 @@ from tqdm import tqdm
 
 from hashbench.deep import backbones
 from hashbench.deep.sgd import SGD
+from hashbench.errors import HashbenchError
 
 log = logging.getLogger("hashbench")
 
@@ -82,6 +83,9 @@ def restore(path: Path, network, optimizer, device: torch.device) -> dict:
     on ``device``. The file is read to the CPU (RNG states must stay CPU byte tensors); weights and
     optimiser state are then copied to wherever the parameters are. Returns the checkpoint."""
     state = torch.load(path, map_location="cpu", weights_only=False)
+    if "scheduler" in state:
+        raise HashbenchError(f"{path}: a checkpoint written before hashbench had its own optimiser (it holds "
+                             "torch.optim state); remove it to train this run from the start")
     network.load_state_dict(state["network"])
     optimizer.load_state_dict(state["optimizer"])  # moves its buffers to the parameters' device
     torch.set_rng_state(state["torch_rng"])

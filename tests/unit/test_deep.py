@@ -316,6 +316,18 @@ def test_checkpoint_restores_every_rng_on_any_device(device, tmp_path):
         torch.testing.assert_close(net2.weight, net.weight)
 
 
+def test_a_checkpoint_of_torch_optim_state_is_refused_in_one_line(tmp_path):
+    from hashbench.deep.loop import restore
+
+    net = torch.nn.Linear(3, 2)
+    opt = torch.optim.SGD(net.parameters(), lr=0.1, momentum=0.9)
+    torch.save({"network": net.state_dict(), "optimizer": opt.state_dict(),
+                "scheduler": torch.optim.lr_scheduler.StepLR(opt, step_size=5).state_dict()}, tmp_path / "old.pt")
+    with pytest.raises(HashbenchError, match="old.pt: a checkpoint written before hashbench had its own optimiser"):
+        restore(tmp_path / "old.pt", net, SGD([(list(net.parameters()), 0.1)], 0.9, False, 0.0, 5, 0.1),
+                torch.device("cpu"))
+
+
 @pytest.mark.parametrize("momentum, nesterov, weight_decay", [(0.9, True, 5e-4), (0.9, False, 0.0), (0.0, False, 5e-4),
                                                               (0.9, True, 0.0)])
 def test_sgd_is_torchs_sgd_and_step_decay_bit_for_bit(momentum, nesterov, weight_decay):

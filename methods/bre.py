@@ -23,60 +23,11 @@ released code has no cap). ``loss_history_`` holds f after every sweep, ``n_swee
 """
 
 import numpy as np
-from numba import njit
 
 from hashbench.base import HashMethod, require_int, require_number
 from hashbench.errors import HashbenchError
 from hashbench.shallow.labels import similar
 from hashbench.shallow.projections import pca_directions, squared_distances
-
-
-@njit(cache=True)
-def _objective(ham, dist, n_bits):
-    total = 0.0
-    for p in range(ham.size):
-        total += (ham[p] / n_bits - dist[p]) ** 2
-    return 0.5 * total
-
-
-@njit(cache=True)
-def _line_search(c, k, bits, pair_i, pair_j, ham, dist, adj_start, adj_pairs, n_bits):
-    """The best value of one weight (module docstring): returns (w, f there).
-
-    ``bits``: the current 0/1 bits of this hash function; ``ham``: each pair's Hamming distance;
-    ``adj_start``/``adj_pairs``: the pairs each point belongs to (CSR).
-    """
-    n = c.size
-    state = np.empty(n, np.bool_)  # the bits for w below every breakpoint
-    for i in range(n):
-        state[i] = k[i] < 0 if k[i] != 0 else bits[i]
-    work = ham.copy()
-    for p in range(work.size):
-        i, j = pair_i[p], pair_j[p]
-        work[p] += (state[i] != state[j]) - (bits[i] != bits[j])
-    f = _objective(work, dist, n_bits)
-    events = np.flatnonzero(k != 0)
-    if events.size == 0:
-        return 0.0, f
-    breaks = -c[events] / k[events]
-    order = np.argsort(breaks, kind="mergesort")
-    best, best_w = f, breaks[order[0]] - 5e-7
-    for e in range(order.size):
-        i = events[order[e]]
-        for a in range(adj_start[i], adj_start[i + 1]):
-            p = adj_pairs[a]
-            j = pair_i[p] + pair_j[p] - i
-            old = (work[p] / n_bits - dist[p]) ** 2
-            work[p] += 1 if state[i] == state[j] else -1
-            f += 0.5 * ((work[p] / n_bits - dist[p]) ** 2 - old)
-        state[i] = not state[i]
-        t = breaks[order[e]]
-        if e + 1 < order.size and breaks[order[e + 1]] == t:
-            continue  # flip every point at this breakpoint before scoring the interval after it
-        if f < best:
-            best = f
-            best_w = (t + breaks[order[e + 1]]) / 2 if e + 1 < order.size else t + 5e-7
-    return best_w, best
 
 
 def neighbour_pairs(n: int, fraction: float, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
@@ -167,21 +118,23 @@ class BRE(HashMethod):
         KW = self._project(K, W)
         H = KW > 0
         ham = (H[pair_i] != H[pair_j]).sum(axis=1).astype(np.int64)
-        f = _objective(ham, dist, self.n_bits)
+        from hashbench.shallow.bre_search import line_search, objective  # numba: imported to fit, not to list
+
+        f = objective(ham, dist, self.n_bits)
         self.loss_history_ = []
         for _ in range(self.max_sweeps):
             f_old = f
             for b, q in enumerate(rng.integers(self.hash_size, size=self.n_bits)):
                 k = K[:, self.hash_inds_[q, b]]
                 c = KW[:, b] - W[q, b] * k
-                w, _ = _line_search(c, k, H[:, b].copy(), pair_i, pair_j, ham, dist, adj_start, adj_pairs,
-                                    self.n_bits)
+                w, _ = line_search(c, k, H[:, b].copy(), pair_i, pair_j, ham, dist, adj_start, adj_pairs,
+                                   self.n_bits)
                 W[q, b] = w
                 KW[:, b] = c + w * k
                 new = KW[:, b] > 0
                 ham += (new[pair_i] != new[pair_j]).astype(np.int64) - (H[pair_i, b] != H[pair_j, b])
                 H[:, b] = new
-            f = _objective(ham, dist, self.n_bits)
+            f = objective(ham, dist, self.n_bits)
             self.loss_history_.append(f)
             if abs(f - f_old) <= self.tol:
                 break

@@ -10,7 +10,6 @@ directions, which is why ITQ-CCA degrades at long codes (HashNet Table 1, NUS-WI
 """
 
 import numpy as np
-import scipy.linalg
 
 from hashbench.base import HashMethod, require_number, sign
 from hashbench.errors import HashbenchError
@@ -27,6 +26,8 @@ def cca_directions(X: np.ndarray, Y: np.ndarray, n_components: int, reg: float) 
     cyy = Yc.T @ Yc / n + reg * np.eye(Y.shape[1])
     cxy = X.T @ Yc / n
     a = cxy @ np.linalg.solve(cyy, cxy.T)
+    import scipy.linalg  # imported here: listing methods (every job, Snakemake's DAG) stays free of scipy
+
     eigval, eigvec = scipy.linalg.eigh((a + a.T) / 2, cxx)
     order = np.argsort(eigval)[::-1][:n_components]
     w = eigvec[:, order]

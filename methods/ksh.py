@@ -21,7 +21,6 @@ residue R_{k-1} = r S - sum_{t<k} h_t h_t^T by maximising h^T R_{k-1} h (Eq. 10)
 """
 
 import numpy as np
-import scipy.linalg
 
 from hashbench.base import HashMethod, require_int, sign
 from hashbench.shallow.labels import LabelSimilarity
@@ -61,20 +60,21 @@ def optimise_projection(K, R, a0, n_iter, tol):
 
     def cost(a):
         y = _smooth(K @ a)
-        return y, -y @ (R @ y)
+        ry = R @ y
+        return y, ry, -y @ ry  # R y is kept for the gradient
 
     previous = current = a0
-    costs, norms = [cost(a0)[1]], [float(np.linalg.norm(a0))]
+    costs, norms = [cost(a0)[2]], [float(np.linalg.norm(a0))]
     d_previous, d, bound = 0.0, 1.0, 1.0
     for _ in range(n_iter):
         v = current + (d_previous - 1) / d * (current - previous)
-        y, f_v = cost(v)
-        grad = -(K.T @ ((R @ y) * (1 - y**2)))
+        y, ry, f_v = cost(v)
+        grad = -(K.T @ (ry * (1 - y**2)))
         for j in range(51):
             b = 2.0**j * bound
             z = v - grad / b
             step = z - v
-            f_z = cost(z)[1]
+            f_z = cost(z)[2]
             if f_z <= f_v + grad @ step + b * (step @ step) / 2:
                 break
         else:
@@ -102,6 +102,8 @@ class KSH(HashMethod):
 
     def fit(self, X, Y):
         require_int("n_iter", self.n_iter, 0)
+        import scipy.linalg  # imported here: listing methods (every job, Snakemake's DAG) stays free of scipy
+
         X = np.asarray(X, dtype=np.float64)
         self.kernel_, labelled = anchors_and_sample(X, self.n_anchors, self.sigma, self.n_labelled, 2000, "n_labelled",
                                                     np.random.default_rng(self.seed))

@@ -32,9 +32,7 @@ import numpy as np
 
 from hashbench.base import HashMethod, require_int, require_number, sign
 from hashbench.errors import HashbenchError
-from hashbench.metrics import evaluate
 from hashbench.shallow.labels import LabelSimilarity
-from hashbench.shallow.lbfgs import lbfgs
 from hashbench.shallow.projections import itq_rotation, pca_directions
 
 RELEASED_HIDDEN = {8: (90, 20), 16: (90, 30), 24: (100, 40), 32: (120, 50)}  # runHash.m
@@ -155,12 +153,16 @@ class SHBDNN(HashMethod):
 
     def _lbfgs(self, theta, X, S, B):
         """minFunc's L-BFGS as ``learnDeepNN.m`` calls it (maxIter ``lbfgs_iter``, minFunc's defaults)."""
+        from hashbench.shallow.lbfgs import lbfgs  # scipy: imported to fit, not to list methods
+
         return lbfgs(lambda t: self._objective(t, X, S, B), theta, self.lbfgs_iter, corrections=self.corrections)
 
     def _codes(self, theta, X):
         return sign(self._forward(self._unpack(theta, X.shape[1]), X)[-1])
 
     def fit(self, X, Y):
+        from hashbench.metrics import evaluate  # numba: imported to fit, not to list methods
+
         self._check()
         X, Y = np.asarray(X, dtype=np.float64), np.asarray(Y)
         rng = np.random.default_rng(self.seed)

@@ -18,7 +18,7 @@ from hashbench.deep import backbones
 from hashbench.deep.losses import log_cosh, pairwise_likelihood, triplet_ranking
 from hashbench.deep.sgd import SGD
 from hashbench.errors import HashbenchError
-from hashbench.methods.cnnh import coordinate_descent
+from hashbench.shallow.cnnh_targets import coordinate_descent
 
 DEEP = sorted(name for name, cls in registry.methods().items() if cls.is_deep)
 

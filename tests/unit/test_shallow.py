@@ -9,7 +9,8 @@ from hashbench.errors import HashbenchError
 from hashbench.metrics import evaluate
 from hashbench.shallow.labels import LabelSimilarity
 from hashbench.shallow.lbfgs import lbfgs, _LBFGSMemory
-from hashbench.methods.bre import _adjacency, _line_search, _objective, neighbour_pairs
+from hashbench.methods.bre import _adjacency, neighbour_pairs
+from hashbench.shallow.bre_search import line_search, objective
 from hashbench.methods.ksh import Residue, optimise_projection
 from hashbench.methods.sh import select_modes
 from hashbench.methods.sh_bdnn import hidden_sizes, stratified_holdout
@@ -169,17 +170,17 @@ def test_bre_line_search_is_exact():
     dist = (rng.random(pair_i.size) < 0.5).astype(float)
     c, k = rng.standard_normal(n), rng.standard_normal(n)
 
-    def objective(w):
+    def scanned(w):
         b = bits.copy()
         b[:, 0] = c + w * k > 0
         ham = (b[pair_i] != b[pair_j]).sum(axis=1)
         return 0.5 * np.sum((ham / n_bits - dist) ** 2)
 
     ham = (bits[pair_i] != bits[pair_j]).sum(axis=1).astype(np.int64)
-    w, best = _line_search(c, k, bits[:, 0].copy(), pair_i, pair_j, ham, dist, adj_start, adj_pairs, n_bits)
-    assert best == pytest.approx(objective(w))
-    assert _objective(ham, dist, n_bits) == pytest.approx(0.5 * np.sum((ham / n_bits - dist) ** 2))
-    assert best <= min(objective(v) for v in np.linspace(-20, 20, 4001)) + 1e-12
+    w, best = line_search(c, k, bits[:, 0].copy(), pair_i, pair_j, ham, dist, adj_start, adj_pairs, n_bits)
+    assert best == pytest.approx(scanned(w))
+    assert objective(ham, dist, n_bits) == pytest.approx(0.5 * np.sum((ham / n_bits - dist) ** 2))
+    assert best <= min(scanned(v) for v in np.linspace(-20, 20, 4001)) + 1e-12
 
 
 def test_sh_bdnn_objective_is_the_released_cost(digits):

@@ -228,14 +228,14 @@ def _rank_queries(qb, db, qlb, dlb, n_bits, top, depth, ns, key_type, ap, ap_tie
             # items reach rank `depth`
             h = hist[i]
             hr = relhist[i]
-            start = 0
+            ranked_before = 0  # items at smaller distances
             cut = n_bits
             for d in range(n_bits + 1):
                 hr[d] = c0[2 * d + 1] + c1[2 * d + 1] + c2[2 * d + 1] + c3[2 * d + 1]
                 h[d] = hr[d] + c0[2 * d] + c1[2 * d] + c2[2 * d] + c3[2 * d]
-                fill[d] = start
-                start += h[d]
-                if start >= depth and cut == n_bits:
+                fill[d] = ranked_before
+                ranked_before += h[d]
+                if ranked_before >= depth and cut == n_bits:
                     cut = d
             # pass 2: counting sort of the first `depth` ranks (distance ascending, database index
             # within ties). A chunk at a time, the items with key <= limit are listed in database

@@ -123,27 +123,68 @@ def digits(digits_dir):
     return data.array_images()[train], data.labels[train]
 
 
+@pytest.fixture(scope="module")
+def digits_search(digits_dir):
+    """Query and database images and labels of the digits protocol, and the MAP@R of a ranking that
+    knows nothing (the mean share of relevant items in the database: chance)."""
+    data = splits.load(digits_dir)
+    q, db = data.split["query"], data.split["database"]
+    images, labels = data.array_images(), data.labels
+    chance = float(((labels[q] @ labels[db].T) > 0).mean())
+    return images[q], labels[q], images[db], labels[db], chance
+
+
+def learned_map(model, digits_search) -> float:
+    """MAP@500 of a trained model's codes on the digits protocol's queries and database."""
+    from hashbench.metrics import evaluate
+
+    xq, yq, xdb, ydb, _ = digits_search
+    return evaluate(model.encode(xq), model.encode(xdb), yq, ydb, 500, precision_at=())["map"]
+
+
+# Tests of training assert what holds whatever kernels torch and oneDNN pick (AVX2, AVX-512, ARM:
+# results differ in the last bits, and training amplifies it), never a trajectory: the loss fell by a
+# stated margin, MAP is well above chance, the codes did not collapse. `make test-isa` runs them under
+# DNNL_MAX_CPU_ISA=SSE41 and AVX2 too. Margins measured on the digits protocol (README: tests on any CPU).
+
 @pytest.mark.slow
-def test_continuation_saturates_the_codes(digits):
+def test_continuation_saturates_the_codes(digits, digits_search):
+    """The embedded protocols' compressed released schedule (beta from 1 to ~7 in 300 iterations)
+    saturates the outputs; plain tanh does not, nor do 20 iterations. Measured on native AVX-512,
+    AVX2 and SSE4.1 kernels: saturated 0.40-0.46 with continuation, 0.000 without; loss 0.69 -> 0.18;
+    MAP 0.98 (chance 0.10)."""
     x, y = digits
 
-    def saturated(iterations, **schedule):
-        params = {"iterations": iterations, "batch_size": 32, "beta_step": 20, **schedule}
-        model = registry.create("HashNet", 16, 0, params).fit(x, y)
+    def fit(iterations, **schedule):
+        params = {"iterations": iterations, "batch_size": 32, "beta_step": 12, "beta_gamma": 0.1667, **schedule}
+        return registry.create("HashNet", 16, 0, params).fit(x, y)
+
+    def saturated(model):
         return (np.abs(model.encode_with_continuous(x)[1]) > 0.99).mean()
 
-    assert saturated(300, beta_gamma=2.0) > saturated(20, beta_gamma=2.0) + 0.5
-    assert saturated(300, beta_gamma=2.0) > saturated(300, schedule="none") + 0.5
+    continued, plain = fit(300), fit(300, schedule="none")
+    loss = np.array(continued.loss_history_)[:, 1]
+    assert loss[-30:].mean() < 0.5 * loss[:30].mean()  # it learned (a collapse stays at log 2 = 0.69)
+    assert learned_map(continued, digits_search) > 0.8
+    assert learned_map(plain, digits_search) > 0.5
+    assert saturated(continued) > 0.25
+    assert saturated(continued) > saturated(plain) + 0.25
+    assert saturated(continued) > saturated(fit(20)) + 0.25
 
 
 @pytest.mark.slow
 @pytest.mark.parametrize("name", DEEP)
-def test_every_deep_method_lowers_its_loss(name, digits):
+def test_every_deep_method_learns(name, digits, digits_search):
+    """300 iterations: the loss over the last 30 is at least 5% below the first 30 (measured: 7%
+    for HashNet-W and DHN, the slowest, 44-91% for the others), MAP@500 at least 3x chance (measured
+    0.64-0.98 against 0.10), and the codes did not collapse."""
     x, y = digits
-    model = registry.create(name, 16, 0, {"iterations": 150, "batch_size": 32}).fit(x, y)
+    model = registry.create(name, 16, 0, {"iterations": 300, "batch_size": 32}).fit(x, y)
     loss = np.array(model.loss_history_)
-    assert loss.shape == (150, 3) and (loss[:, 0] == np.arange(1, 151)).all()
-    assert loss[-30:, 1].mean() < loss[:30, 1].mean()
+    assert loss.shape == (300, 3) and (loss[:, 0] == np.arange(1, 301)).all()
+    assert loss[-30:, 1].mean() < 0.95 * loss[:30, 1].mean()
+    chance = digits_search[-1]
+    assert learned_map(model, digits_search) > max(0.3, 3 * chance)
     assert len(np.unique(model.encode(x), axis=0)) >= 10  # the codes did not collapse
 
 

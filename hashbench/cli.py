@@ -57,9 +57,18 @@ def _evaluate(args):
 
 
 def _tables(args):
-    from hashbench.stages import tables
+    from hashbench.stages import reproduction, tables
 
-    tables.build({**args.spec, "partial": args.partial or args.spec.get("partial", False)}, args.metrics, args.out)
+    spec = {**args.spec, "partial": args.partial or args.spec.get("partial", False)}
+    tables.build(spec, args.metrics, args.out)
+    reproduction.build(spec, args.metrics, args.out)
+
+
+def _reference(args):
+    from hashbench.stages import reproduction
+
+    for path in reproduction.write_reference(args.spec, args.metrics, args.out):
+        print(path)
 
 
 def _imbalance(args):
@@ -141,13 +150,21 @@ def parser() -> argparse.ArgumentParser:
     s.add_argument("--threads", type=int, default=None, help="CPU threads of the evaluation kernel")
     s.set_defaults(func=_evaluate)
 
-    s = sub.add_parser("tables", help="Tables 1 and 2 (.csv, .md) and metrics.csv from the stored runs")
+    s = sub.add_parser("tables", help="Tables 1 and 2 (.csv, .md), metrics.csv and the reproduction report "
+                                      "(reproduction.csv, .md) from the stored runs")
     s.add_argument("--spec", required=True, type=_json_arg,
                    help="protocols ({name: {topk, paper}}), methods, bits, seeds as JSON (hashbench.config.tables_spec)")
     s.add_argument("--metrics", nargs="*", default=[], help="the runs' metrics.json files")
     s.add_argument("--out", default="results", help="output folder (default: results)")
     s.add_argument("--partial", action="store_true", help="mark missing runs instead of failing")
     s.set_defaults(func=_tables)
+
+    s = sub.add_parser("reference", help="the reference run of each protocol (<protocol>.json, .npz) from the "
+                                         "stored runs, for hashbench/reference/runs")
+    s.add_argument("--spec", required=True, type=_json_arg, help="as for tables (hashbench.config.tables_spec)")
+    s.add_argument("--metrics", nargs="*", default=[], help="the runs' metrics.json files")
+    s.add_argument("--out", required=True, help="output folder")
+    s.set_defaults(func=_reference)
 
     s = sub.add_parser("figures", help="one protocol's figures (PNG, PDF, CSV) from the stored runs")
     s.add_argument("--spec", required=True, type=_json_arg,

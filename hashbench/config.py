@@ -179,6 +179,7 @@ def tables_spec(cfg: dict) -> dict:
         "order": cfg["protocols"],  # the column order (the rule passes the spec as JSON with sorted keys)
         "methods": cfg["methods"], "bits": cfg["bits"], "seeds": cfg["seeds"], "partial": cfg["tables"]["partial"],
         "alpha": cfg["tables"]["alpha"], "resamples": cfg["tables"]["resamples"],
+        "no_relevant": cfg["evaluation"]["no_relevant"],  # the reproduction report compares like with like
     }
 
 

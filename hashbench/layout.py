@@ -12,6 +12,8 @@ by the stages (``Path(data_dir) / SPLIT``).
     checkpoint.pt (while training)
   results/selection/<p>/<m>.json       SELECTION: hyperparameters chosen on a validation hold-out
   results/table1.csv|md, table2.csv|md, metrics.csv   (the folder: config tables.out, default results)
+  results/reproduction.csv|md          the cells against the shipped reference run (hashbench/reference/runs)
+  results/reference/<protocol>.json|npz   the configured runs as a reference run (snakemake reference)
   figures/<protocol>/<figure>.png|pdf|csv
   figures/imbalance.png|pdf|csv        IMBALANCE_FIGURE: HashNet - HashNet-W against the pair ratio
   logs/<step>/...log                   one log per job
@@ -52,6 +54,7 @@ LOGS = {
     "train": f"logs/train/{RUN_SUBDIR}.log",
     "evaluate": f"logs/evaluate/{RUN_SUBDIR}.log",
     "tables": "logs/tables.log",
+    "reference": "logs/reference.log",
     "figures": "logs/figures/{protocol}.log",
     "imbalance": "logs/figures/imbalance.log",
 }

@@ -1,5 +1,6 @@
 rule tables:
-    """Tables 1 and 2 (MAP mean/std over seeds, the paper's value beside ours) and every run's metrics."""
+    """Tables 1 and 2 (MAP mean/std over seeds, the paper's value beside ours), every run's metrics,
+    and the reproduction report against the shipped reference run (hashbench/stages/reproduction.py)."""
     input:
         metrics_files(CFG["protocols"], CFG["seeds"]),
     output:
@@ -8,6 +9,8 @@ rule tables:
         table2=report(f"{TABLES_DIR}/table2.csv", caption="../report/table2.rst", category="Tables"),
         table2_md=f"{TABLES_DIR}/table2.md",
         metrics=report(f"{TABLES_DIR}/{layout.METRICS_TABLE}", caption="../report/metrics.rst", category="Tables"),
+        reproduction=report(f"{TABLES_DIR}/reproduction.csv", caption="../report/reproduction.rst", category="Tables"),
+        reproduction_md=f"{TABLES_DIR}/reproduction.md",
     params:
         spec=json.dumps(hbconfig.tables_spec(CFG), sort_keys=True),
         out=subpath(output.table1, parent=True),
@@ -19,3 +22,21 @@ rule tables:
         ENV
     shell:
         "python -m hashbench tables --spec {params.spec:q} --metrics {input} --out {params.out} > {log} 2>&1"
+
+
+rule reference:
+    """The configured runs as a reference run (<protocol>.json, .npz): copied into
+    hashbench/reference/runs/, they become what every reproduction report compares with."""
+    input:
+        metrics_files(CFG["protocols"], CFG["seeds"]),
+    output:
+        expand(f"{TABLES_DIR}/reference/{{protocol}}.{{ext}}", protocol=CFG["protocols"], ext=("json", "npz")),
+    params:
+        spec=json.dumps(hbconfig.tables_spec(CFG), sort_keys=True),
+        out=subpath(output[0], parent=True),
+    log:
+        layout.LOGS["reference"],
+    conda:
+        ENV
+    shell:
+        "python -m hashbench reference --spec {params.spec:q} --metrics {input} --out {params.out} > {log} 2>&1"

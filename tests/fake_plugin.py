@@ -6,6 +6,7 @@ MODULE = '''
 import numpy as np
 
 from hashbench.base import HashMethod, sign
+from hashbench.deep.base import DeepHashMethod
 
 
 class CoordinateHash(HashMethod):
@@ -19,6 +20,16 @@ class CoordinateHash(HashMethod):
 
     def encode(self, X):
         return sign(X[:, : self.n_bits] - self.mean_)
+
+
+class FlatLoss(DeepHashMethod):
+    """A deep method that never learns: its loss passes no gradient to the network (a collapse the
+    health check must flag)."""
+
+    name = "FLAT"
+
+    def loss(self, codes, labels, index):
+        return (codes * 0).sum() + 0.6931
 '''
 
 
@@ -28,5 +39,5 @@ def write_plugin(folder: Path) -> Path:
     info = folder / "hb_coord_plugin-0.1.dist-info"
     info.mkdir(exist_ok=True)
     (info / "METADATA").write_text("Metadata-Version: 2.1\nName: hb-coord-plugin\nVersion: 0.1\n")
-    (info / "entry_points.txt").write_text("[hashbench.methods]\nCOORD = hb_coord_plugin:CoordinateHash\n")
+    (info / "entry_points.txt").write_text("[hashbench.methods]\nCOORD = hb_coord_plugin:CoordinateHash\nFLAT = hb_coord_plugin:FlatLoss\n")
     return folder

@@ -41,7 +41,11 @@ class SmallCNN(nn.Module):
 
 
 class AlexNetFc7(nn.Module):
-    """AlexNet up to fc7 (4096-d after ReLU), the representation HashNet's hash layer reads."""
+    """AlexNet up to fc7 (4096-d after ReLU), the representation HashNet's hash layer reads.
+
+    torchvision's adaptive average pool to 6x6 is the identity on the 6x6 maps of a 224 crop (the
+    Caffe AlexNet has none) and its CUDA backward has no deterministic kernel, so it runs only on
+    maps of another size."""
 
     def __init__(self, alexnet):
         super().__init__()
@@ -49,7 +53,10 @@ class AlexNetFc7(nn.Module):
         self.fc = alexnet.classifier[:6]
 
     def forward(self, x):
-        return self.fc(torch.flatten(self.avgpool(self.features(x)), 1))
+        maps = self.features(x)
+        if tuple(maps.shape[-2:]) != tuple(nn.modules.utils._pair(self.avgpool.output_size)):
+            maps = self.avgpool(maps)
+        return self.fc(torch.flatten(maps, 1))
 
 
 def _load_weights(model: nn.Module, name: str, weights) -> None:

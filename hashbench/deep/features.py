@@ -8,7 +8,7 @@ import numpy as np
 import torch
 
 from hashbench.deep import backbones
-from hashbench.deep.loop import outputs
+from hashbench.deep.loop import make_deterministic, outputs
 
 log = logging.getLogger("hashbench")
 
@@ -18,5 +18,6 @@ def alexnet_fc7(images, weights=None, batch_size: int = 256) -> np.ndarray:
     from ``weights`` (a saved state_dict) or torchvision's ImageNet weights, else the run stops."""
     network, _ = backbones.create("alexnet", True, weights, images.channels, images.size)
     device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    make_deterministic(device)
     log.info("extracting AlexNet fc7 features of %d images on %s", len(images), device)
     return outputs(network.to(device).eval(), images, batch_size).astype(np.float32)

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+import os
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -94,11 +96,18 @@ def restore(path: Path, network, optimizer, device: torch.device) -> dict:
     return state
 
 
-def _deterministic() -> None:
-    """torch's deterministic-algorithms flag (warn where an op has no deterministic version).
-    ``torch.use_deterministic_algorithms`` also sets the flag in inductor's config, importing
-    inductor: 1.7 s per training job. Nothing here is compiled, so the flag is set alone where
-    torch offers that."""
+def make_deterministic(device: torch.device) -> None:
+    """Deterministic kernels where torch has them. On CUDA: cuBLAS's fixed workspace
+    (``CUBLAS_WORKSPACE_CONFIG``, read when cuBLAS starts, so set before any CUDA work unless the
+    user set it), cuDNN's deterministic algorithms without autotuning. Everywhere: torch's
+    deterministic-algorithms flag, warning where an op has none (``NondeterministicOps`` lists
+    them in run.json). ``torch.use_deterministic_algorithms`` also sets the flag in inductor's
+    config, importing inductor: 1.7 s per training job. Nothing here is compiled, so the flag is set
+    alone where torch offers that."""
+    if device.type == "cuda":
+        os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
+        torch.backends.cudnn.deterministic = True
+        torch.backends.cudnn.benchmark = False
     set_flag = getattr(torch._C, "_set_deterministic_algorithms", None)
     if set_flag is None:
         torch.use_deterministic_algorithms(True, warn_only=True)
@@ -106,12 +115,43 @@ def _deterministic() -> None:
         set_flag(True, warn_only=True)
 
 
+class NondeterministicOps(warnings.catch_warnings):
+    """Within it, torch's warnings that an op has no deterministic kernel (on CUDA: e.g. some pooling
+    and scatter backward passes) are collected as ``ops`` (op names, once each) instead of shown;
+    every other warning is shown once, as Python would."""
+
+    MARK = " does not have a deterministic implementation"
+
+    def __init__(self):
+        super().__init__(record=True)
+        self.ops: list[str] = []
+
+    def __enter__(self):
+        self._caught = super().__enter__()
+        warnings.simplefilter("always")
+        return self
+
+    def __exit__(self, *exc):
+        super().__exit__(*exc)
+        shown = set()
+        for w in self._caught:
+            text = str(w.message)
+            if self.MARK in text:
+                op = text.split(self.MARK)[0].strip()
+                if op not in self.ops:
+                    self.ops.append(op)
+            elif (text, w.category, w.filename, w.lineno) not in shown:
+                shown.add((text, w.category, w.filename, w.lineno))
+                warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
+        return False
+
+
 def train(method, X, Y: np.ndarray) -> None:
     """Fit ``method`` (a DeepHashMethod) on the image set X (``hashbench.deep.images``) and labels Y; sets
     network_ and loss_history_ (one [iteration, J(g), L(h)] row per iteration). Resumes from
     method.checkpoint_path."""
-    _deterministic()
     device = device_of(method)
+    make_deterministic(device)
     method.device_ = str(device)
     method.threads_ = torch.get_num_threads()  # CPU results depend on it: recorded in run.json
     rng = np.random.default_rng(method.seed)
@@ -146,25 +186,27 @@ def train(method, X, Y: np.ndarray) -> None:
     bar = tqdm(range(start, method.iterations), initial=start, total=method.iterations, desc=method.name,
                disable=None, mininterval=2.0)
     batches = Batches(rng, len(X), method.batch_size, start, method.iterations, method.seed)
-    for it, (index, images) in zip(bar, X.train_batches(batches, device)):
-        z = network(images)
-        batch_labels, batch_index = labels[index], torch.from_numpy(index).to(device)
-        loss = method.loss(method.activation(z, it), batch_labels, batch_index)
-        optimizer.zero_grad()
-        loss.backward()
-        optimizer.step()
-        with torch.no_grad():
-            binary_loss = method.loss(method.binarize(z), batch_labels, batch_index)
-        history.append([it + 1, loss.item(), binary_loss.item()])
-        bar.set_postfix(loss=f"{history[-1][1]:.4f}", refresh=False)
-        if (it + 1) % 50 == 0 or it + 1 == method.iterations:
-            log.info("iteration %d loss J(g) %.6f L(h) %.6f", *history[-1])
-        if checkpoint is not None and ((it + 1) % method.checkpoint_every == 0 or it + 1 == method.iterations):
-            # the last one too: a job killed while encoding resumes with training done; the runner
-            # removes the checkpoint once the codes are written
-            save(it + 1, batches.state_before(it + 1))
+    with NondeterministicOps() as nondeterministic:
+        for it, (index, images) in zip(bar, X.train_batches(batches, device)):
+            z = network(images)
+            batch_labels, batch_index = labels[index], torch.from_numpy(index).to(device)
+            loss = method.loss(method.activation(z, it), batch_labels, batch_index)
+            optimizer.zero_grad()
+            loss.backward()
+            optimizer.step()
+            with torch.no_grad():
+                binary_loss = method.loss(method.binarize(z), batch_labels, batch_index)
+            history.append([it + 1, loss.item(), binary_loss.item()])
+            bar.set_postfix(loss=f"{history[-1][1]:.4f}", refresh=False)
+            if (it + 1) % 50 == 0 or it + 1 == method.iterations:
+                log.info("iteration %d loss J(g) %.6f L(h) %.6f", *history[-1])
+            if checkpoint is not None and ((it + 1) % method.checkpoint_every == 0 or it + 1 == method.iterations):
+                # the last one too: a job killed while encoding resumes with training done; the runner
+                # removes the checkpoint once the codes are written
+                save(it + 1, batches.state_before(it + 1))
     method.network_ = network.eval()
     method.loss_history_ = history
+    method.nondeterministic_ = nondeterministic.ops
 
 
 def forward(method, X, batch_size: int = 256) -> np.ndarray:

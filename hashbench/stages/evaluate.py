@@ -51,6 +51,8 @@ def evaluate(run_dir, data_dir, evaluation: dict, out_path, per_query_path) -> d
         "eval_seconds": time.perf_counter() - start,
         "config_hash": run["config_hash"],
         "split_checksum": run["split_checksum"],
+        "machine": run.get("machine", {}).get("key", ""),
+        "degenerate": bool(run.get("health", {}).get("degenerate", False)),
     })
     io.save_npz(per_query_path, **per_query)
     io.write_json(out_path, metrics)

@@ -14,6 +14,11 @@ two-sided paired randomization test over the queries, on each query's AP@R avera
 from a fixed seed, the p-values Holm-adjusted within the column. A method whose adjusted p is at
 least ``alpha`` is "not significantly worse than the best": the CSV gives ``p_vs_best`` and
 ``tied_with_best``; the Markdown prints the best in bold and marks the others so with "≈".
+
+A cell one of whose seeds is degenerate (``hashbench.health``: half the bits constant, one code for
+the database, or a deep run whose loss did not fall) counts them in ``degenerate_seeds`` and is
+marked "⚠" in the Markdown; metrics.csv gives each run's ``degenerate`` flag and ``machine`` key
+(``hashbench.machine``).
 """
 
 from __future__ import annotations
@@ -28,9 +33,10 @@ from hashbench.layout import METRICS_TABLE, PER_QUERY, TABLES
 from hashbench.stages import stored
 
 METRIC_COLUMNS = ("map", "map_tie_aware", "p_h2", "topk", "n_queries", "n_queries_in_map", "no_relevant",
-                  "fit_seconds", "encode_seconds", "eval_seconds", "split_checksum", "config_hash")
+                  "fit_seconds", "encode_seconds", "eval_seconds", "split_checksum", "config_hash", "degenerate", "machine")
 NOT_IN_PAPER = "†"  # marks a Markdown table row whose method the paper does not report
 TIED = "≈"  # marks a Markdown cell not significantly worse than its column's best
+DEGENERATE = "⚠"  # marks a Markdown cell with a degenerate seed
 
 
 def table_methods(table: str, configured: list[str]) -> list[str]:
@@ -66,13 +72,14 @@ def _cells(table: str, spec: dict, found: dict, folders: dict) -> list[dict]:
         for bits in spec["bits"]:
             column = []
             for method in methods:
-                values = [v for s in spec["seeds"] if (k := (protocol, method, bits, s)) in found
-                          and (v := _map(found[k], topk)) is not None]
+                runs = [found[k] for s in spec["seeds"] if (k := (protocol, method, bits, s)) in found]
+                values = [v for run in runs if (v := _map(run, topk)) is not None]
                 column.append({"method": method, "protocol": label, "bits": bits, "n_seeds": len(values),
                                "mean": float(np.mean(values)) if values else None,
                                "std": (float(np.std(values, ddof=1)) if len(values) > 1 else 0.0) if values else None,
                                "paper": paper.get((method, dataset, bits)), "has_paper": bool(dataset),
-                               "best": False, "p_vs_best": None, "tied_with_best": None})
+                               "best": False, "p_vs_best": None, "tied_with_best": None,
+                               "degenerate_seeds": sum(bool(run.get("degenerate")) for run in runs)})
             if topk is None:
                 _mark_significance(column, protocol, bits, spec, folders)
             cells += column
@@ -106,7 +113,8 @@ def _write_csv(cells: list[dict], path) -> None:
         prefix = f"{c['protocol']}/{c['bits']}bits/"
         values = {"map_mean": _fmt(c["mean"]), "map_std": _fmt(c["std"]), "n_seeds": c["n_seeds"],
                   "best": int(c["best"]), "p_vs_best": "" if c["p_vs_best"] is None else f"{c['p_vs_best']:.4g}",
-                  "tied_with_best": "" if c["tied_with_best"] is None else int(c["tied_with_best"])}
+                  "tied_with_best": "" if c["tied_with_best"] is None else int(c["tied_with_best"]),
+                  "degenerate_seeds": c["degenerate_seeds"]}
         if c["has_paper"]:
             values["paper"] = _fmt(c["paper"])
             values["minus_paper"] = _fmt(c["mean"] - c["paper"]) if None not in (c["mean"], c["paper"]) else ""
@@ -124,6 +132,8 @@ def _md_cell(c: dict, n_configured: int) -> str:
         return "missing"
     text = f"{c['mean']:.4f}" + (f" ± {c['std']:.4f}" if c["n_seeds"] > 1 else "")
     text = f"**{text}**" if c["best"] else text + (f" {TIED}" if c["tied_with_best"] else "")
+    if c["degenerate_seeds"]:
+        text += f" {DEGENERATE}"
     if c["n_seeds"] < n_configured:
         text += f" (n={c['n_seeds']} of {n_configured})"
     if c["paper"] is not None:
@@ -149,6 +159,10 @@ def _write_md(title: str, cells: list[dict], spec: dict, path) -> None:
     in_paper = set(reference.methods("table1")) | set(reference.methods("table2"))
     if any(m not in in_paper for m in methods):
         lines.append(f"- {NOT_IN_PAPER} not in the paper")
+    if any(c["degenerate_seeds"] for c in cells):
+        lines.append(f"- {DEGENERATE}: a seed's run is degenerate (half its bits constant, one code for the database, "
+                     "or a training loss that did not fall; its run.json's health says which): the mean holds a "
+                     "collapsed model")
     lines += ["", "| method | " + " | ".join(f"{p} {b} bits" for p, b in columns) + " |", "|---|" + "---|" * len(columns)]
     for method in methods:
         name = method if method in in_paper else f"{method} {NOT_IN_PAPER}"

@@ -6,13 +6,12 @@ differs between kinds of method; this function does the same for all."""
 from __future__ import annotations
 
 import logging
-import platform
 import time
 from pathlib import Path
 
 import numpy as np
 
-from hashbench import __version__, config, io, registry
+from hashbench import __version__, config, health, io, machine, registry
 from hashbench.data import splits
 from hashbench.layout import CODES, RUN_RECORD
 from hashbench.errors import HashbenchError
@@ -74,6 +73,11 @@ def train(spec: dict, data_dir, out_dir, threads: int | None = None, selection=N
     io.save_codes(out_dir / CODES, codes["query"], codes["database"])
     for name, arrays in extra.items():
         io.save_npz(out_dir / name, **arrays)
+    run_health = health.diagnose(codes["database"], history if method.is_deep else None)
+    if run_health["degenerate"]:
+        log.warning("degenerate run: %s (%d bits, seed %d) on %s: %s", spec["method"], spec["bits"], spec["seed"],
+                    spec["protocol"], "; ".join(run_health["reasons"]))
+    device, run_threads = getattr(method, "device_", "cpu"), getattr(method, "threads_", threads)
     record = {
         "spec": spec,
         "params": method.get_params(),
@@ -83,13 +87,13 @@ def train(spec: dict, data_dir, out_dir, threads: int | None = None, selection=N
         "fit_seconds": fit_seconds,
         "encode_seconds": encode_seconds,
         "loss_history": history,
-        "device": getattr(method, "device_", "cpu"),
-        "threads": getattr(method, "threads_", threads),
+        "device": device,
+        "threads": run_threads,
+        "machine": machine.record(device, run_threads, getattr(method, "nondeterministic_", None)),
         "diagnostics": getattr(method, "diagnostics_", {}),
+        "health": run_health,
         "selection": selected,
         "hashbench_version": __version__,
-        "python": platform.python_version(),
-        "numpy": np.__version__,
     }
     io.write_json(out_dir / RUN_RECORD, record)
     method.end_run(out_dir)

@@ -20,10 +20,11 @@ pytestmark = pytest.mark.slow  # the workflow as a user runs it: minutes
 
 TINY = {
     "protocols": ["digits"],
-    "methods": ["ITQ", "LSH", "COORD", "HashNet"],
+    "methods": ["ITQ", "LSH", "COORD", "HashNet", "FLAT"],
     "bits": [8, 16],
     "seeds": [0, 1],
-    "method_params": {"ITQ": {"n_iter": 50}, "HashNet": {"iterations": 20, "checkpoint_every": 5}},
+    "method_params": {"ITQ": {"n_iter": 50}, "HashNet": {"iterations": 20, "checkpoint_every": 5},
+                      "FLAT": {"iterations": 20}},
     "figures": {"tsne_points": 100},
     "selection": {"grid": {"HashNet": {"lr": [0.001, 0.01]}}},
 }
@@ -59,7 +60,7 @@ def read_table(path):
 def test_table1_cells_are_the_mean_over_seeds_of_stored_runs(workflow_run):
     workdir, _ = workflow_run
     rows = read_table(workdir / "results" / "table1.csv")
-    assert [r["method"] for r in rows] == ["HashNet", "ITQ", "LSH", "COORD"]  # the paper's order, then the config's
+    assert [r["method"] for r in rows] == ["HashNet", "ITQ", "LSH", "COORD", "FLAT"]  # the paper's order, then the config's
     for row in rows:
         for bits in (8, 16):
             maps = [json.loads((workdir / f"results/runs/digits/{row['method']}/{bits}bits/seed{s}/metrics.json")
@@ -89,6 +90,62 @@ def test_every_run_stores_codes_metadata_and_all_metrics(workflow_run):
     # ITQ and LSH beat thresholding raw coordinates, and more bits help ITQ
     table = {r["method"]: r for r in read_table(workdir / "results/table1.csv")}
     assert float(table["ITQ"]["digits/16bits/map_mean"]) > float(table["COORD"]["digits/16bits/map_mean"])
+
+
+def test_every_run_records_the_machine_it_ran_on(workflow_run):
+    workdir, _ = workflow_run
+    metrics = read_table(workdir / "results/metrics.csv")
+    for kind in ("ITQ", "HashNet"):
+        run = json.loads((workdir / f"results/runs/digits/{kind}/16bits/seed1/run.json").read_text())
+        record = run["machine"]
+        assert record["cpu"] and record["isa"] and record["threads"] == 1
+        assert {"python", "torch", "numpy", "scipy", "scikit-learn", "numba"} <= set(record["versions"])
+        assert re.fullmatch(r"[0-9a-f]{8}", record["key"]) and "cuda" not in record  # no GPU here
+        row = next(r for r in metrics if r["method"] == kind and r["bits"] == "16" and r["seed"] == "1")
+        assert row["machine"] == record["key"]
+    deep = json.loads((workdir / "results/runs/digits/HashNet/16bits/seed1/run.json").read_text())["machine"]
+    assert deep["torch_cpu_capability"]  # torch's kernel level, where torch was loaded
+
+
+def test_a_collapsed_run_is_flagged_in_its_record_the_tables_and_the_log(workflow_run):
+    """FLAT's loss passes no gradient: the run is degenerate, its cells are marked, the job warns."""
+    workdir, _ = workflow_run
+    run = json.loads((workdir / "results/runs/digits/FLAT/16bits/seed0/run.json").read_text())
+    assert run["health"]["degenerate"] and run["health"]["loss_fell"] is False
+    assert "did not fall" in run["health"]["reasons"][0]
+    itq = json.loads((workdir / "results/runs/digits/ITQ/16bits/seed0/run.json").read_text())
+    assert not itq["health"]["degenerate"] and itq["health"]["constant_bits"] == 0
+    assert "WARNING degenerate run: FLAT" in (workdir / "logs/train/digits/FLAT/16bits/seed0.log").read_text()
+    rows = read_table(workdir / "results/metrics.csv")
+    assert {r["degenerate"] for r in rows if r["method"] == "FLAT"} == {"True"}
+    assert {r["degenerate"] for r in rows if r["method"] == "ITQ"} == {"False"}
+    table = {r["method"]: r for r in read_table(workdir / "results/table1.csv")}
+    assert table["FLAT"]["digits/16bits/degenerate_seeds"] == "2" and table["ITQ"]["digits/16bits/degenerate_seeds"] == "0"
+    md = (workdir / "results/table1.md").read_text()
+    flat_row = next(line for line in md.splitlines() if line.startswith("| FLAT"))
+    itq_row = next(line for line in md.splitlines() if line.startswith("| ITQ"))
+    assert flat_row.count("⚠") == 2 and "⚠" not in itq_row and "⚠: a seed's run is degenerate" in md
+
+
+def test_the_reproduction_report_finds_a_rerun_bit_identical(workflow_run):
+    """The workflow's own runs as the reference: every cell is bit-identical."""
+    workdir, env = workflow_run
+    out = snakemake(workdir, env, "reference")
+    assert out.returncode == 0, out.stderr[-3000:]
+    from hashbench import config as hbconfig
+    from hashbench.stages import reproduction
+
+    defaults = yaml.safe_load((ROOT / "config/config.yaml").read_text())
+    spec = hbconfig.tables_spec({**TINY, "protocol_defs": defaults["protocol_defs"], "evaluation": {"no_relevant": "zero"},
+                                 "tables": {"partial": False, "alpha": 0.05, "resamples": 10000}})
+    metrics = sorted(str(p) for p in (workdir / "results/runs").glob("*/*/*/*/metrics.json"))
+    rows = reproduction.build(spec, metrics, workdir / "check", reference_dir=workdir / "results/reference")
+    assert {r["verdict"] for r in rows} == {"bit-identical"} and len(rows) == 5 * 2
+    report = (workdir / "check/reproduction.md").read_text()
+    assert "digits: 10 of 10 cells agree at alpha 0.05 (10 bit-identical" in report
+    # the workflow's own report: no reference ships for the digits protocol
+    shipped = read_table(workdir / "results/reproduction.csv")
+    assert {r["verdict"] for r in shipped} == {"no reference"}
 
 
 def test_a_method_with_a_grid_trains_with_the_value_chosen_on_the_validation_hold_out(workflow_run):
@@ -125,7 +182,7 @@ def test_report_embeds_tables_and_figures_with_captions(workflow_run):
         for ext in ("png", "pdf", "csv"):
             assert (workdir / f"figures/digits/{name}.{ext}").stat().st_size > 0
     assert [r["method"] for r in read_table(workdir / "results/table2.csv")] == ["HashNet"]
-    assert len(read_table(workdir / "results/metrics.csv")) == 4 * 2 * 2
+    assert len(read_table(workdir / "results/metrics.csv")) == 5 * 2 * 2
     out = snakemake(workdir, env, "--report", "report.html", "report")
     assert out.returncode == 0, out.stderr[-3000:]
     html = (workdir / "report.html").read_text()
@@ -183,7 +240,8 @@ def test_deep_jobs_hold_the_gpu_only_where_one_will_run_them(tmp_path, cli_env, 
     else:
         env["CUDA_VISIBLE_DEVICES"] = ""
     out = snakemake(tmp_path, env, "-n", "-p", "results/table1.csv",
-                    config={**TINY, "methods": ["ITQ", "LSH", "HashNet"], "selection": {}})
+                    config={**TINY, "methods": ["ITQ", "LSH", "HashNet"], "selection": {},
+                            "method_params": {"HashNet": TINY["method_params"]["HashNet"]}})
     assert out.returncode == 0, out.stderr[-3000:]
     jobs = re.findall(r"rule (train\w*|select):\n.*?resources: ([^\n]*)\nShell command: [^\n]*--threads (\d+)",
                       out.stdout, re.S)

@@ -70,11 +70,33 @@ class HashMethod:
 
     @classmethod
     def check_params(cls, params: dict, field: str = "params") -> None:
+        """Refuse unknown hyperparameters and values of the wrong type or range (``validate``), naming
+        ``field`` and the hyperparameter: the workflow calls this when it reads the config."""
         known = cls.hyperparameters()
         for key in params:
             if key not in known:
                 expected = ", ".join(known) or "none"
                 raise HashbenchError(f"{field}: method '{cls.name}' has no hyperparameter '{key}'; expected: {expected}")
+        try:
+            cls(**params).validate()
+        except HashbenchError as exc:
+            raise HashbenchError(f"{field}: method '{cls.name}': {exc}") from None
+
+    def validate(self) -> None:
+        """Check the hyperparameters that need no data; a HashbenchError starts with the name of the
+        first bad one. Here the types: one whose default is a bool, an int, a float, a str or a
+        tuple must be one too (an int passes for a float; None only where the default is None). A
+        method adds its ranges and choices by overriding this (calling it first); ``fit`` calls it
+        too, for methods used outside the workflow."""
+        kinds = ((bool, (bool,), "true or false"), (int, (int,), "an integer"), (float, (int, float), "a number"),
+                 (str, (str,), "a string"), (tuple, (tuple, list), "a list"))
+        for key, default in self.hyperparameters().items():
+            value = getattr(self, key)
+            for kind, accepted, expected in kinds:
+                if type(default) is kind:
+                    if not isinstance(value, accepted) or (isinstance(value, bool) and kind is not bool):
+                        raise HashbenchError(f"{key}: expected {expected}, got {value!r}")
+                    break
 
     def get_params(self) -> dict:
         return {k: getattr(self, k) for k in self.hyperparameters()}

@@ -58,6 +58,10 @@ def validate(config: dict) -> dict:
             raise HashbenchError(f"config field 'protocols[{i}]': unknown protocol '{name}'; defined: {known}")
     for name, spec in cfg["protocol_defs"].items():
         _check_protocol(name, spec)
+    for name in cfg["protocols"]:
+        declared = cfg["protocol_defs"][name].get("sizes", {}).get("database")
+        if declared is not None:
+            check_precision_at(cfg, name, declared, "its sizes.database")
     for i, name in enumerate(cfg["methods"]):
         registry.get(name, field=f"methods[{i}]")
     for i, name in enumerate(cfg["figures"]["methods"]):
@@ -115,6 +119,16 @@ def _check_protocol(name: str, spec: dict) -> None:
     pipeline = pipeline_spec(spec.get("pipeline"))
     if pipeline["crop"] > pipeline["resize"]:
         raise HashbenchError(f"{field}.pipeline.crop': {pipeline['crop']} exceeds resize {pipeline['resize']}")
+
+
+def check_precision_at(cfg: dict, protocol: str, n_database: int, where: str) -> None:
+    """Refuse an explicit P@N list with an N beyond the protocol's database, known from ``where``
+    (the config's declared size, or a prepared split's split.json), before any run is trained."""
+    ns = cfg["evaluation"]["precision_at"] or []
+    if ns and max(ns) > n_database:
+        raise HashbenchError(f"config field 'evaluation.precision_at': N = {max(ns)} exceeds the {n_database} database "
+                             f"items of protocol '{protocol}' ({where}); use Ns up to {n_database}, or null for "
+                             "100, 200, ..., 1000 capped to the database")
 
 
 def load(path) -> dict:

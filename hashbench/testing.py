@@ -30,7 +30,9 @@ def check_method(cls: type[HashMethod], X, Y: np.ndarray, params: dict | None = 
     """Check ``cls`` against the method contract (``hashbench.base``): a ``name``; hyperparameters
     from ``__init__`` stored under their own names; ``fit`` returning self and adding only learned
     attributes ending in ``_``; int8 {-1, +1} codes of shape (n, n_bits); the same codes for the same
-    seed; the same codes from a method rebuilt from ``get_params()``; unknown hyperparameters refused."""
+    seed; the same codes from a method rebuilt from ``get_params()``; unknown hyperparameters, and
+    values of the wrong type, refused at config time (``check_params``) naming the hyperparameter;
+    the defaults and ``params`` accepted there."""
     params = dict(params or {})
     name = getattr(cls, "name", None)
     assert isinstance(name, str) and name, f"{cls.__qualname__}: needs a class attribute 'name'"
@@ -41,12 +43,25 @@ def check_method(cls: type[HashMethod], X, Y: np.ndarray, params: dict | None = 
         assert "no_such_hyperparameter" in str(exc), f"{name}: the error for an unknown hyperparameter must name it"
     else:
         raise AssertionError(f"{name}: check_params accepted an unknown hyperparameter")
-
     method = cls(n_bits=n_bits, seed=seed, **params)
     stored = method.get_params()
     for key, value in params.items():
         assert stored[key] is value or stored[key] == value, \
             f"{name}: hyperparameter '{key}' must be stored unchanged as self.{key} (got {stored[key]!r})"
+    try:
+        cls.check_params(params)
+    except HashbenchError as exc:
+        raise AssertionError(f"{name}: check_params refused the defaults with {params}: {exc}") from None
+    for key, default in cls.hyperparameters().items():
+        if type(default) in (bool, int, float, str):
+            wrong = 12345 if isinstance(default, str) else "not-a-number"
+            try:
+                cls.check_params({**params, key: wrong})
+            except HashbenchError as exc:
+                assert f"{key}:" in str(exc), f"{name}: the error for {key}={wrong!r} must name it, got: {exc}"
+            else:
+                raise AssertionError(f"{name}: check_params accepted {key}={wrong!r} (default {default!r})")
+
     before = set(vars(method))
     fitted = method.fit(X, Y)
     assert fitted is method, f"{name}: fit must return self"

@@ -65,15 +65,24 @@ class BRE(HashMethod):
         self.tol = tol
         self.max_sweeps = max_sweeps
 
-    def _check(self, n_train, n):
+    def validate(self):
+        super().validate()
         require_int("max_sweeps", self.max_sweeps, 1)
-        require_int("n_points", n, 2, n_train, " (the training set size)")
-        require_int("hash_size", self.hash_size, 1, n, " (n_points)")
+        require_int("hash_size", self.hash_size, 1)
+        require_number("tol", self.tol, lambda t: t >= 0, "a non-negative tolerance")
+        if self.n_points is not None:
+            require_int("n_points", self.n_points, 2)
         if self.kernel not in ("linear", "rbf"):
             raise HashbenchError(f"kernel: expected 'linear' (the released demo's) or 'rbf', got {self.kernel!r}")
         if self.sigma is not None:
             require_number("sigma", self.sigma, lambda s: s > 0, "a positive kernel width or null")
         require_number("pair_fraction", self.pair_fraction, lambda f: 0 < f <= 1, "a fraction in (0, 1]")
+
+    def _check(self, n_train, n):
+        """The limits that depend on the training set."""
+        self.validate()
+        require_int("n_points", n, 2, n_train, " (the training set size)")
+        require_int("hash_size", self.hash_size, 1, n, " (n_points)")
 
     def _unit_rows(self, X):
         """The demo's preprocessing for the linear kernel: centred by the training mean, unit norm."""

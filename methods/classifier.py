@@ -24,9 +24,13 @@ class Classifier(HashMethod):
         self.C = C
         self.max_iter = max_iter
 
-    def fit(self, X, Y):
+    def validate(self):
+        super().validate()
         require_int("max_iter", self.max_iter, 1)
         require_number("C", self.C, lambda c: c > 0, "a positive inverse regularisation strength")
+
+    def fit(self, X, Y):
+        self.validate()
         X, Y = np.asarray(X, dtype=np.float64), np.asarray(Y) > 0
         self.mean_, self.scale_ = X.mean(axis=0), np.maximum(X.std(axis=0), 1e-12)
         Z = (X - self.mean_) / self.scale_

@@ -28,12 +28,15 @@ class CNNH(DeepHashMethod):
         super().__init__(n_bits, seed, **training)
         self.n_sweeps = n_sweeps
 
+    def validate(self):
+        super().validate()
+        require_int("n_sweeps", self.n_sweeps, 1)
+
     def prepare(self, Y, rng):
         import torch
 
         from hashbench.shallow.cnnh_targets import coordinate_descent  # numba: imported to train, not to list
 
-        require_int("n_sweeps", self.n_sweeps, 1)
         H = rng.uniform(-1, 1, (Y.shape[0], self.n_bits))
         order = np.stack([rng.permutation(H.size) for _ in range(self.n_sweeps)])
         self.stage1_objective_ = coordinate_descent(Y, H, order, self.n_sweeps).tolist()

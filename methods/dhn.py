@@ -8,6 +8,7 @@ The quantization weight default (0.01) is ours: on the embedded protocol larger 
 the codes within the default training budget.
 """
 
+from hashbench.base import require_number
 from hashbench.deep.base import DeepHashMethod
 
 
@@ -19,6 +20,11 @@ class DHN(DeepHashMethod):
         super().__init__(n_bits, seed, **training)
         self.alpha = alpha
         self.quantization_weight = quantization_weight
+
+    def validate(self):
+        super().validate()
+        require_number("alpha", self.alpha, lambda v: v > 0, "a positive scale")
+        require_number("quantization_weight", self.quantization_weight, lambda v: v >= 0, "a non-negative weight")
 
     def loss(self, codes, labels, index):
         from hashbench.deep.losses import log_cosh, pairwise_likelihood

@@ -15,6 +15,7 @@ Simplified: the projection to K * slice_dim units stands in for DNNH's shared la
 
 import numpy as np
 
+from hashbench.base import require_int, require_number
 from hashbench.deep.base import DeepHashMethod
 
 
@@ -27,6 +28,12 @@ class DNNH(DeepHashMethod):
         self.slice_dim = slice_dim
         self.epsilon = epsilon
         self.margin = margin
+
+    def validate(self):
+        super().validate()
+        require_int("slice_dim", self.slice_dim, 1)
+        require_number("epsilon", self.epsilon, lambda v: 0 <= v < 0.5, "a threshold half-width in [0, 0.5)")
+        require_number("margin", self.margin, lambda v: v > 0, "a positive margin")
 
     def build_head(self, feature_dim):
         from torch import nn

@@ -18,6 +18,7 @@ Activation tanh(beta z), continuation on beta (Sec. 3.2):
 Codes h = sgn(z) (Eq. 5). HashNet-W: c_ij = 1 for every pair. HashNet-C: tanh(z), no continuation.
 """
 
+from hashbench.base import require_int, require_number
 from hashbench.deep.base import DeepHashMethod
 from hashbench.errors import HashbenchError
 
@@ -44,8 +45,15 @@ class HashNet(DeepHashMethod):
         self.beta_step = beta_step
         self.stages = stages
 
-    def check(self) -> None:
-        """Validate the HashNet-specific hyperparameters (a HashbenchError names the first bad one)."""
+    def validate(self) -> None:
+        """The HashNet-specific hyperparameters (a HashbenchError names the first bad one)."""
+        super().validate()
+        if self.alpha is not None:
+            require_number("alpha", self.alpha, lambda v: v > 0, "a positive number or null (10 / n_bits)")
+        require_number("similar_weight", self.similar_weight, lambda v: v > 0, "a positive weight")
+        require_number("beta_gamma", self.beta_gamma, lambda v: v >= 0, "a non-negative number")
+        require_number("beta_power", self.beta_power, lambda v: v >= 0, "a non-negative number")
+        require_int("beta_step", self.beta_step, 1)
         if self.schedule not in SCHEDULES:
             raise HashbenchError(f"schedule: expected one of {', '.join(SCHEDULES)}, got {self.schedule!r}")
         if self.weighting not in WEIGHTINGS:
@@ -59,9 +67,6 @@ class HashNet(DeepHashMethod):
                                           or self.stages[0] <= 0):
             raise HashbenchError(f"stages: expected an increasing list of positive betas, got {self.stages!r}")
 
-    def fit(self, X, Y):
-        self.check()
-        return super().fit(X, Y)
 
     def beta(self, iteration: int) -> float:
         if self.schedule == "released":

@@ -11,7 +11,7 @@ sgn((x - mu) W_pca R). K must not exceed the feature dimension.
 
 import numpy as np
 
-from hashbench.base import HashMethod, sign
+from hashbench.base import HashMethod, require_int, sign
 from hashbench.shallow.projections import itq_rotation, pca_directions
 
 
@@ -22,7 +22,12 @@ class ITQ(HashMethod):
         super().__init__(n_bits, seed)
         self.n_iter = n_iter
 
+    def validate(self):
+        super().validate()
+        require_int("n_iter", self.n_iter, 1)
+
     def fit(self, X, Y=None):
+        self.validate()
         X = np.asarray(X, dtype=np.float64)
         self.mean_ = X.mean(axis=0)
         self.pca_ = pca_directions(X - self.mean_, self.n_bits)

@@ -11,7 +11,7 @@ directions, which is why ITQ-CCA degrades at long codes (HashNet Table 1, NUS-WI
 
 import numpy as np
 
-from hashbench.base import HashMethod, require_number, sign
+from hashbench.base import HashMethod, require_int, require_number, sign
 from hashbench.errors import HashbenchError
 from hashbench.shallow.projections import itq_rotation
 
@@ -44,8 +44,13 @@ class ITQCCA(HashMethod):
         self.n_iter = n_iter
         self.reg = reg
 
-    def fit(self, X, Y):
+    def validate(self):
+        super().validate()
+        require_int("n_iter", self.n_iter, 1)
         require_number("reg", self.reg, lambda r: r > 0, "a positive regulariser")
+
+    def fit(self, X, Y):
+        self.validate()
         X = np.asarray(X, dtype=np.float64)
         self.mean_ = X.mean(axis=0)
         w, self.correlations_ = cca_directions(X - self.mean_, np.asarray(Y, dtype=np.float64), self.n_bits, self.reg)

@@ -22,7 +22,7 @@ residue R_{k-1} = r S - sum_{t<k} h_t h_t^T by maximising h^T R_{k-1} h (Eq. 10)
 
 import numpy as np
 
-from hashbench.base import HashMethod, require_int, sign
+from hashbench.base import HashMethod, require_int, require_number, sign
 from hashbench.shallow.labels import LabelSimilarity
 from hashbench.shallow.projections import anchors_and_sample
 
@@ -100,8 +100,14 @@ class KSH(HashMethod):
         self.n_iter = n_iter
         self.tol = tol
 
-    def fit(self, X, Y):
+    def validate(self):
+        super().validate()
         require_int("n_iter", self.n_iter, 0)
+        require_int("n_anchors", self.n_anchors, 1)
+        require_number("tol", self.tol, lambda t: t >= 0, "a non-negative tolerance")
+
+    def fit(self, X, Y):
+        self.validate()
         import scipy.linalg  # imported here: listing methods (every job, Snakemake's DAG) stays free of scipy
 
         X = np.asarray(X, dtype=np.float64)

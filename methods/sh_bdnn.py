@@ -84,7 +84,8 @@ class SHBDNN(HashMethod):
         self.max_rounds = max_rounds
         self.validation = validation
 
-    def _check(self):
+    def validate(self):
+        super().validate()
         for name in ("lbfgs_iter", "corrections", "max_rounds"):
             require_int(name, getattr(self, name), 1)
         if self.hidden is not None:
@@ -163,7 +164,7 @@ class SHBDNN(HashMethod):
     def fit(self, X, Y):
         from hashbench.metrics import evaluate  # numba: imported to fit, not to list methods
 
-        self._check()
+        self.validate()
         X, Y = np.asarray(X, dtype=np.float64), np.asarray(Y)
         rng = np.random.default_rng(self.seed)
         held = stratified_holdout(Y, self.validation, rng)

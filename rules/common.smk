@@ -12,6 +12,15 @@ try:
 except HashbenchError as exc:
     raise WorkflowError(f"hashbench: {exc}") from None
 
+# an explicit P@N list must fit the database of every protocol whose split is already prepared
+for _protocol in CFG["protocols"]:
+    _meta = Path(layout.DATA_DIR.format(protocol=_protocol)) / layout.SPLIT_META
+    if _meta.exists():
+        try:
+            hbconfig.check_precision_at(CFG, _protocol, json.loads(_meta.read_text())["sizes"]["database"], str(_meta))
+        except HashbenchError as exc:
+            raise WorkflowError(f"hashbench: {exc}") from None
+
 ENV = "../environment.yml"
 # Deep jobs hold one unit of the "gpu" resource where a GPU will run them, so that a profile's
 # `resources: gpu: 1` (profiles/default, profiles/gpu) lets one at a time have it; a cluster

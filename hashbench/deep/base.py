@@ -28,7 +28,7 @@ from pathlib import Path
 
 import numpy as np
 
-from hashbench.base import HashMethod, require_int
+from hashbench.base import HashMethod, require_int, require_number
 from hashbench.errors import HashbenchError
 from hashbench.layout import CHECKPOINT, CONTINUOUS
 
@@ -79,6 +79,21 @@ class DeepHashMethod(HashMethod):
         raise NotImplementedError
 
     # --- HashMethod ----------------------------------------------------------------------------
+    def validate(self) -> None:
+        super().validate()
+        require_int("iterations", self.iterations, 1)
+        require_int("batch_size", self.batch_size, 2)
+        require_int("checkpoint_every", self.checkpoint_every, 1)
+        require_int("lr_step", self.lr_step, 1)
+        require_number("lr", self.lr, lambda v: v > 0, "a positive learning rate")
+        require_number("momentum", self.momentum, lambda v: 0 <= v < 1, "a number in [0, 1)")
+        require_number("weight_decay", self.weight_decay, lambda v: v >= 0, "a non-negative number")
+        require_number("lr_gamma", self.lr_gamma, lambda v: 0 < v <= 1, "a decay factor in (0, 1]")
+        if self.head_lr_mult is not None:
+            require_number("head_lr_mult", self.head_lr_mult, lambda v: v > 0, "a positive number or null")
+        if self.device not in ("auto", "cpu", "cuda"):
+            raise HashbenchError(f"device: expected 'auto', 'cpu' or 'cuda', got {self.device!r}")
+
     def head_lr(self) -> float:
         multiplier = self.head_lr_mult if self.head_lr_mult is not None else 10.0 if self.pretrained else 1.0
         return self.lr * multiplier
@@ -89,15 +104,8 @@ class DeepHashMethod(HashMethod):
         from hashbench.deep.loop import train
 
         X = as_image_set(X)
-        require_int("iterations", self.iterations, 1)
+        self.validate()
         require_int("batch_size", self.batch_size, 2, len(X), " (the training set size)")
-        require_int("checkpoint_every", self.checkpoint_every, 1)
-        if self.head_lr_mult is not None and not self.head_lr_mult > 0:
-            raise HashbenchError(f"head_lr_mult: expected a positive number or null, got {self.head_lr_mult!r}")
-        if not isinstance(self.nesterov, bool):
-            raise HashbenchError(f"nesterov: expected true or false, got {self.nesterov!r}")
-        if self.device not in ("auto", "cpu", "cuda"):
-            raise HashbenchError(f"device: expected 'auto', 'cpu' or 'cuda', got {self.device!r}")
         train(self, X, np.asarray(Y, dtype=np.float32))
         return self
 

@@ -15,6 +15,12 @@ from hashbench.metrics import evaluate as compute
 log = logging.getLogger("hashbench")
 
 
+def _precision_at(evaluation: dict):
+    """The configured Ns of P@N, or None: the default Ns capped to the database (hashbench.metrics)."""
+    ns = evaluation.get("precision_at")
+    return None if ns is None else tuple(ns)
+
+
 def evaluate(run_dir, data_dir, evaluation: dict, out_path, per_query_path) -> dict:
     """Compute every metric of a stored run (options: hashbench.config.eval_spec); write metrics.json
     to ``out_path`` and each query's AP@R (``ap``, ``ap_tie_aware``, ``in_map``: in the query order
@@ -30,7 +36,7 @@ def evaluate(run_dir, data_dir, evaluation: dict, out_path, per_query_path) -> d
     start = time.perf_counter()
     labels = data.labels[data.split["query"]], data.labels[data.split["database"]]
     try:
-        metrics = compute(query, database, *labels, evaluation["topk"], precision_at=tuple(evaluation["precision_at"]),
+        metrics = compute(query, database, *labels, evaluation["topk"], precision_at=_precision_at(evaluation),
                           no_relevant=evaluation["no_relevant"], per_query=True)
         per_query = metrics.pop("per_query")
         metrics["map_at"] = {str(evaluation["topk"]): metrics["map"]}  # keyed by the R asked for

@@ -28,6 +28,18 @@ def test_default_config_is_valid(default_config):
     ({"selection": {"grid": {"DHN": {"lr": []}}}}, "config field 'selection.grid.DHN.lr': [] should be non-empty"),
     ({"selection": {"validation": 1.5}}, "config field 'selection.validation': 1.5 is greater than or equal to the maximum"),
     ({"selection": {"bits": 24}}, "config field 'selection.bits': 24 is not among bits"),
+    ({"bits": [16, 16]}, "config field 'bits': [16, 16] has non-unique elements"),
+    ({"seeds": [0, 1, 0]}, "config field 'seeds': [0, 1, 0] has non-unique elements"),
+    ({"methods": ["ITQ", "LSH", "ITQ"]}, "config field 'methods': ['ITQ', 'LSH', 'ITQ'] has non-unique elements"),
+    ({"protocols": ["digits", "digits"]}, "config field 'protocols': ['digits', 'digits'] has non-unique elements"),
+    ({"evaluation": {"precision_at": [10, 10]}}, "config field 'evaluation.precision_at': [10, 10] has non-unique"),
+    ({"method_params": {"HashNet": {"lr": "fast"}}}, "method_params.HashNet: method 'HashNet': lr: expected a number, got 'fast'"),
+    ({"method_params": {"HashNet": {"lr": -0.1}}}, "method_params.HashNet: method 'HashNet': lr: expected a positive learning rate"),
+    ({"method_params": {"DHN": {"iterations": 2.5}}}, "method 'DHN': iterations: expected an integer, got 2.5"),
+    ({"method_params": {"HashNet": {"nesterov": "yes"}}}, "nesterov: expected true or false, got 'yes'"),
+    ({"method_params": {"ITQ": {"n_iter": True}}}, "method_params.ITQ: method 'ITQ': n_iter: expected an integer, got True"),
+    ({"method_params": {"SH-BDNN": {"validation": 1.5}}}, r"validation: expected a fraction in (0, 1)"),
+    ({"selection": {"grid": {"DHN": {"lr": [0.01, "x"]}}}}, "selection.grid.DHN.lr[1]: method 'DHN': lr: expected a number"),
 ])
 def test_bad_config_names_the_field(default_config, change, message):
     with pytest.raises(HashbenchError) as info:
@@ -44,6 +56,19 @@ def test_bad_protocol_definition(default_config):
     bad["protocol_defs"]["digits"]["topk"] = 10
     bad["protocol_defs"]["digits"]["source"] = "cifar"
     with pytest.raises(HashbenchError, match=r"'protocol_defs.digits.source': unknown source 'cifar'"):
+        config.validate(bad)
+
+
+def test_an_explicit_precision_at_beyond_a_declared_database_is_refused(default_config):
+    bad = yaml.safe_load(yaml.safe_dump(default_config))
+    bad["protocol_defs"]["digits"] = {"source": "image-lists", "lists": {"query": "q", "database": "d", "train": "t"},
+                                      "features": "alexnet-fc7", "labels": "single", "topk": 100, "seed": 0,
+                                      "sizes": {"database": 250}}
+    bad["protocols"] = ["digits"]
+    assert config.validate(bad)["evaluation"]["precision_at"] is None  # the default: capped to the database
+    bad["evaluation"] = {"precision_at": [100, 300]}
+    with pytest.raises(HashbenchError, match=r"'evaluation.precision_at': N = 300 exceeds the 250 database items of "
+                                             r"protocol 'digits' \(its sizes.database\)"):
         config.validate(bad)
 
 

@@ -99,12 +99,12 @@ def test_every_protocol_names_hashnets_pair_weighting(path):
         for name in ("HashNet", "HashNet-C", "HashNet-W"):
             params = config.method_params(cfg, protocol, name)
             assert "weighting" in params, (protocol, name)
-            registry.create(name, 16, 0, params).check()
+            registry.create(name, 16, 0, params).validate()
         assert config.method_params(cfg, protocol, "HashNet-W")["weighting"] == "none"
         if path.endswith("paper.yaml"):
             assert config.method_params(cfg, protocol, "HashNet")["weighting"] == "released"
     with pytest.raises(HashbenchError, match="similar_weight: 100 has no effect with weighting 'paper'"):
-        registry.create("HashNet", 16, 0, {"similar_weight": 100}).check()
+        registry.create("HashNet", 16, 0, {"similar_weight": 100})
 
 
 def test_beta_schedules():

@@ -40,15 +40,20 @@ class _Forgetful(HashMethod):
     """Breaks the contract in one way at a time, to show the check catches each."""
 
     name = "FORGETFUL"
+    fits = 0
 
     def __init__(self, n_bits=8, seed=0, scale=1.0, flaw=None):
         super().__init__(n_bits, seed)
         self.scale = scale if flaw != "renamed" else None
         self.flaw = flaw
 
+    def validate(self):
+        if self.flaw != "untyped":
+            super().validate()
+
     def fit(self, X, Y=None):
-        self.mean_ = X[:, : self.n_bits].mean(axis=0) + (np.random.default_rng().random() if self.flaw == "unseeded"
-                                                          else 0)
+        _Forgetful.fits += 1  # "unseeded": every other fit moves the thresholds, whatever the seed
+        self.mean_ = X[:, : self.n_bits].mean(axis=0) + (0.5 * (_Forgetful.fits % 2) if self.flaw == "unseeded" else 0)
         if self.flaw == "unmarked":
             self.weights = 1
         return None if self.flaw == "no_self" else self
@@ -64,6 +69,7 @@ class _Forgetful(HashMethod):
     ("int64", "encode must return an int8 array"),
     ("unseeded", "the same seed must give the same codes"),
     ("renamed", "hyperparameter 'scale' must be stored unchanged"),
+    ("untyped", "check_params accepted scale='not-a-number'"),
 ])
 def test_check_method_catches_each_broken_contract(flaw, message, digits):
     x, y, split = digits

@@ -67,7 +67,6 @@ def test_smoke_run_of_an_image_list_protocol_gives_codes_metrics_and_a_table_row
     config = {
         "protocols": ["toy"], "methods": ["HashNet", "ITQ"], "bits": [8], "seeds": [0],
         "method_params": {"HashNet": {"iterations": 12, "batch_size": 8, "checkpoint_every": 5}},
-        "evaluation": {"precision_at": [5, 10]},
         "figures": {"methods": ["HashNet"], "tsne_points": 20},
         "protocol_defs": {"toy": {
             "source": "image-lists", "lists": lists, "path_prefix": PREFIX, "image_root": str(tmp_path / "toy/images"),
@@ -81,6 +80,15 @@ def test_smoke_run_of_an_image_list_protocol_gives_codes_metrics_and_a_table_row
         metrics = json.loads((run / "metrics.json").read_text())
         assert (run / "codes.npz").is_file() and metrics["n_queries"] == 6 and 0 <= metrics["map"] <= 1
     assert json.loads((tmp_path / "results/runs/toy/ITQ/8bits/seed0/run.json").read_text())["features"] == "alexnet-fc7"
+    # the default P@N list is capped to this small database (hashbench.metrics) ...
+    n_database = json.loads((tmp_path / "data/toy/split.json").read_text())["sizes"]["database"]
+    assert all(int(n) <= n_database for n in metrics["precision_at_n"]) and 1000 in metrics["precision_at_dropped"]
+    # ... and an explicit N beyond it is refused before any job, now that the split is known
+    refused = snakemake(tmp_path, cli_env, "-n", "results/table1.csv",
+                        config={**config, "evaluation": {"precision_at": [5, 1000]}})
+    assert refused.returncode != 0
+    assert (f"config field 'evaluation.precision_at': N = 1000 exceeds the {n_database} database items of protocol "
+            "'toy' (data/toy/split.json)") in refused.stdout + refused.stderr
     assert (tmp_path / "data/toy/images-72.npy").is_file()  # built once; the features and HashNet read it
     with open(tmp_path / "results/table1.csv", newline="") as fh:
         rows = {r["method"]: r for r in csv.DictReader(fh)}

@@ -15,8 +15,8 @@ from a fixed seed, the p-values Holm-adjusted within the column. A method whose 
 least ``alpha`` is "not significantly worse than the best": the CSV gives ``p_vs_best`` and
 ``tied_with_best``; the Markdown prints the best in bold and marks the others so with "≈".
 
-A cell one of whose seeds is degenerate (``hashbench.health``: half the bits constant, one code for
-the database, or a deep run whose loss did not fall) counts them in ``degenerate_seeds`` and is
+A cell one of whose seeds is degenerate (``hashbench.health``: three quarters of the bits constant, one
+code for the database, or a deep run whose loss did not fall) counts them in ``degenerate_seeds`` and is
 marked "⚠" in the Markdown; metrics.csv gives each run's ``degenerate`` flag and ``machine`` key
 (``hashbench.machine``).
 """
@@ -160,7 +160,7 @@ def _write_md(title: str, cells: list[dict], spec: dict, path) -> None:
     if any(m not in in_paper for m in methods):
         lines.append(f"- {NOT_IN_PAPER} not in the paper")
     if any(c["degenerate_seeds"] for c in cells):
-        lines.append(f"- {DEGENERATE}: a seed's run is degenerate (half its bits constant, one code for the database, "
+        lines.append(f"- {DEGENERATE}: a seed's run is degenerate (three quarters of its bits constant, one code for the database, "
                      "or a training loss that did not fall; its run.json's health says which): the mean holds a "
                      "collapsed model")
     lines += ["", "| method | " + " | ".join(f"{p} {b} bits" for p, b in columns) + " |", "|---|" + "---|" * len(columns)]

@@ -5,6 +5,8 @@ arguments stored under the same attribute names, ``fit(X, Y)`` returning ``self`
 state in attributes ending in ``_``, and ``encode(X)`` returning {-1,+1} int8 codes. ``X`` is an
 (n, D) float array of the protocol's features; ``Y`` an (n, C) 0/1 label matrix (ignored by
 unsupervised methods). A method may fill ``loss_history_`` with one float per iteration.
+``validate()`` checks the hyperparameters that need no data (types from the defaults, ranges added
+by each method); the workflow calls it through ``check_params`` when it reads the config.
 
 ``is_deep`` is the one answer to "is this a deep method?": a deep method
 (``hashbench.deep.base.DeepHashMethod``) reads the protocol's images instead of its features and

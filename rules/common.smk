@@ -129,6 +129,15 @@ def metrics_files(protocols, seeds, methods=None):
     return existing_if_partial(paths)
 
 
+def shipped_references():
+    """The reference runs shipped for the configured protocols (hashbench/reference/runs), which the
+    reproduction report compares with: a new one remakes the report."""
+    from hashbench.stages.reproduction import REFERENCE_DIR
+
+    return [str(REFERENCE_DIR / f"{p}.{ext}") for p in CFG["protocols"] for ext in ("json", "npz")
+            if (REFERENCE_DIR / f"{p}.json").exists()]
+
+
 def imbalance_metrics(wildcards):
     """The imbalance figure compares HashNet with HashNet-W on every configured protocol."""
     from hashbench.stages.imbalance import UNWEIGHTED, WEIGHTED

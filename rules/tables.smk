@@ -2,7 +2,8 @@ rule tables:
     """Tables 1 and 2 (MAP mean/std over seeds, the paper's value beside ours), every run's metrics,
     and the reproduction report against the shipped reference run (hashbench/stages/reproduction.py)."""
     input:
-        metrics_files(CFG["protocols"], CFG["seeds"]),
+        metrics=metrics_files(CFG["protocols"], CFG["seeds"]),
+        reference=shipped_references(),
     output:
         table1=report(f"{TABLES_DIR}/table1.csv", caption="../report/table1.rst", category="Tables"),
         table1_md=f"{TABLES_DIR}/table1.md",
@@ -21,7 +22,7 @@ rule tables:
     conda:
         ENV
     shell:
-        "python -m hashbench tables --spec {params.spec:q} --metrics {input} --out {params.out} > {log} 2>&1"
+        "python -m hashbench tables --spec {params.spec:q} --metrics {input.metrics} --out {params.out} > {log} 2>&1"
 
 
 rule reference:

@@ -12,6 +12,8 @@ Hooks a subclass may override (tensors are torch tensors; torch is imported lazi
   loss(codes, labels, index)   the training loss J(g); also evaluated on h for L(h) (HashNet Fig. 6)
   diagnostics(z)               numbers about the trained outputs z of the database, stored in
                                run.json under "diagnostics" (e.g. DNNH's dead outputs); default none
+  validate()                   the hyperparameters' ranges (call super().validate() first), checked
+                               when the config is read
 Training hyperparameters (shared): backbone, pretrained, weights, iterations, batch_size, lr (of
 the backbone; the hash layer learns ``head_lr_mult`` times faster: by default 10 with a pretrained
 backbone, as in the released code, and 1 when the backbone trains from scratch, where the 10x head

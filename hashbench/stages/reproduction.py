@@ -136,16 +136,19 @@ def _summary(protocol: str, rows: list[dict], alpha: float) -> str:
         span = f"; ours minus the paper's from {min(diffs):+.4f} to {max(diffs):+.4f}" if diffs else ""
         return f"{protocol}: {verdicts.count(PAPER)} cells against the paper's values (no per-query test){span}"
     tested = [r for r in rows if r["verdict"] in (IDENTICAL, AGREES, DIFFERS)]
+    others = len(rows) - len(tested)
+    rest = f"; {others} cells not compared (config differs or no reference)" if others else ""
     if not tested:
-        return f"{protocol}: no cell comparable with a reference ({len(rows)} cells)"
+        return f"{protocol}: no cell compared ({len(rows)} cells: no reference shipped, or another config)"
+    if all(r["verdict"] == IDENTICAL for r in tested):
+        return f"{protocol}: {len(tested)} of {len(tested)} cells bit-identical with the reference (every seed's codes){rest}"
     agree = sum(r["verdict"] in (IDENTICAL, AGREES) for r in tested)
     holm_agree = sum(r["verdict"] == IDENTICAL or r["p_holm"] >= alpha for r in tested)
     worst = max(tested, key=lambda r: abs(r["difference"]))
-    text = (f"{protocol}: {agree} of {len(tested)} cells agree at alpha {alpha:g} "
+    return (f"{protocol}: {agree} of {len(tested)} cells agree at alpha {alpha:g} "
             f"({verdicts.count(IDENTICAL)} bit-identical; {holm_agree} of {len(tested)} after Holm's adjustment over "
-            f"the cells); differences at most {abs(worst['difference']):.4f} MAP ({worst['method']}, {worst['bits']} bits)")
-    others = len(rows) - len(tested)
-    return text + (f"; {others} cells not compared (config differs or no reference)" if others else "")
+            f"the cells); differences at most {abs(worst['difference']):.4f} MAP ({worst['method']}, {worst['bits']} "
+            f"bits){rest}")
 
 
 def build(spec: dict, metrics_files, out_dir, reference_dir=REFERENCE_DIR) -> list[dict]:

@@ -187,7 +187,7 @@ def test_the_reference_run_reproduces_itself_bit_for_bit(tmp_path):
     rows = reproduction.build(spec(), runs, tmp_path / "out", reference_dir=tmp_path / "ref")
     assert {r["verdict"] for r in rows} == {"bit-identical"} and all(r["difference"] == 0 for r in rows)
     report = (tmp_path / "out/reproduction.md").read_text()
-    assert "- toy: 4 of 4 cells agree at alpha 0.05 (4 bit-identical; 4 of 4 after Holm's" in report
+    assert "- toy: 4 of 4 cells bit-identical with the reference (every seed's codes)" in report
     assert "reference machine abcd1234: Test CPU (AVX2)" in report
 
 
@@ -215,7 +215,7 @@ def test_another_config_or_evaluation_is_not_compared(tmp_path):
     rows = reproduction.build(spec(no_relevant="exclude"), write_runs(tmp_path / "runs2"), tmp_path / "out",
                               reference_dir=tmp_path / "ref")
     assert {r["verdict"] for r in rows} == {"config differs"}
-    assert "no cell comparable with a reference" in (tmp_path / "out/reproduction.md").read_text()
+    assert "toy: no cell compared (4 cells" in (tmp_path / "out/reproduction.md").read_text()
 
 
 def test_a_paper_protocol_is_compared_with_the_papers_value_without_a_test(tmp_path):

@@ -142,7 +142,7 @@ def test_the_reproduction_report_finds_a_rerun_bit_identical(workflow_run):
     rows = reproduction.build(spec, metrics, workdir / "check", reference_dir=workdir / "results/reference")
     assert {r["verdict"] for r in rows} == {"bit-identical"} and len(rows) == 5 * 2
     report = (workdir / "check/reproduction.md").read_text()
-    assert "digits: 10 of 10 cells agree at alpha 0.05 (10 bit-identical" in report
+    assert "digits: 10 of 10 cells bit-identical with the reference" in report
     # the workflow's own report: no reference ships for the digits protocol
     shipped = read_table(workdir / "results/reproduction.csv")
     assert {r["verdict"] for r in shipped} == {"no reference"}

@@ -11,6 +11,10 @@ of its runs. ``build`` compares each cell of the configured runs with it:
                   the two are exchangeable when both come from the same training distribution;
                   "differs" when p < alpha. p is given raw, and Holm-adjusted over the compared
                   cells of the protocol
+  within spread   beside the verdict of a compared cell: |difference| is at most the larger of the
+                  two sample stds over seeds. The test is over queries given the trained models: it
+                  does not see the training's own spread, so for a method whose seeds differ much
+                  (DNNH) kernels that differ like another seed can be "differs" and within spread
   config differs  a seed's config hash, the seeds, R or the evaluation options are not the
                   reference's: not compared
   paper           a protocol with a paper dataset (``paper: imagenet|nuswide|coco``) and no shipped
@@ -96,9 +100,11 @@ def load_reference(protocol: str, reference_dir=REFERENCE_DIR) -> tuple[dict, di
 
 def _compare(spec, protocol, method, bits, runs, ref) -> dict:
     row = {"protocol": protocol, "method": method, "bits": bits, "mean": None, "reference": None, "difference": None,
-           "p": None, "p_holm": None, "verdict": NONE, "source": ""}
+           "p": None, "p_holm": None, "verdict": NONE, "within_spread": None, "source": ""}
     if runs is not None:
-        row["mean"] = float(np.mean([m["map"] for m, _ in runs]))
+        maps = [m["map"] for m, _ in runs]
+        row["mean"] = float(np.mean(maps))
+        std = float(np.std(maps, ddof=1)) if len(maps) > 1 else 0.0
     pdef = spec["protocols"][protocol]
     if ref is None:
         paper = reference.values("table1") | reference.values("table2")
@@ -126,6 +132,7 @@ def _compare(spec, protocol, method, bits, runs, ref) -> dict:
             raise HashbenchError(f"the reference of {protocol} has {theirs.size} queries, the runs {ours.size}")
         row["p"] = stats.paired_randomization_test(ours, theirs, spec["resamples"])
         row["verdict"] = AGREES if row["p"] >= spec["alpha"] else DIFFERS
+        row["within_spread"] = abs(row["difference"]) <= max(std, cell["std"])
     return row
 
 
@@ -145,10 +152,12 @@ def _summary(protocol: str, rows: list[dict], alpha: float) -> str:
     agree = sum(r["verdict"] in (IDENTICAL, AGREES) for r in tested)
     holm_agree = sum(r["verdict"] == IDENTICAL or r["p_holm"] >= alpha for r in tested)
     worst = max(tested, key=lambda r: abs(r["difference"]))
+    compared = [r for r in tested if r["verdict"] != IDENTICAL]
+    spread = sum(bool(r["within_spread"]) for r in compared)
     return (f"{protocol}: {agree} of {len(tested)} cells agree at alpha {alpha:g} "
             f"({verdicts.count(IDENTICAL)} bit-identical; {holm_agree} of {len(tested)} after Holm's adjustment over "
             f"the cells); differences at most {abs(worst['difference']):.4f} MAP ({worst['method']}, {worst['bits']} "
-            f"bits){rest}")
+            f"bits), {spread} of {len(compared)} within the larger seed std{rest}")
 
 
 def build(spec: dict, metrics_files, out_dir, reference_dir=REFERENCE_DIR) -> list[dict]:
@@ -174,13 +183,14 @@ def _fmt(x, spec=".4f") -> str:
 
 
 def _write(rows: list[dict], summaries: list[str], spec: dict, out_dir: Path, reference_dir) -> None:
-    columns = ("protocol", "method", "bits", "mean", "reference", "difference", "p", "p_holm", "verdict", "source")
+    columns = ("protocol", "method", "bits", "mean", "reference", "difference", "p", "p_holm", "verdict",
+               "within_spread", "source")
     with io.atomic_path(out_dir / REPORT[0]) as tmp, open(tmp, "w", newline="") as fh:
         writer = csv.writer(fh)
         writer.writerow(columns)
         for r in rows:
-            writer.writerow([_fmt(r[c], ".6g") if c in ("mean", "reference", "difference", "p", "p_holm") else r[c]
-                             for c in columns])
+            writer.writerow([_fmt(r[c], ".6g") if c in ("mean", "reference", "difference", "p", "p_holm")
+                             else "" if r[c] is None else r[c] for c in columns])
     machines = {}
     for protocol in spec["protocols"]:
         ref = load_reference(protocol, reference_dir)
@@ -191,16 +201,17 @@ def _write(rows: list[dict], summaries: list[str], spec: dict, out_dir: Path, re
              f"of the two-sided paired randomization test over the queries of the seed-averaged AP ({spec['resamples']} "
              f"sign flips; raw, and Holm-adjusted over the protocol's compared cells); verdict at alpha = "
              f"{spec['alpha']}: bit-identical (every seed's codes equal), agrees, differs, config differs (not "
-             "compared), paper (the paper's value, no test), no reference.", ""]
+             "compared), paper (the paper's value, no test), no reference. Within spread: |difference| <= the larger "
+             "std over seeds (the test is over queries given the models and does not see the training's own spread).", ""]
     for key, record in machines.items():
         versions = ", ".join(f"{k} {v}" for k, v in record.get("versions", {}).items() if v)
         lines.append(f"- reference machine {key}: {record.get('cpu')} ({record.get('isa')}), "
                      f"{record.get('threads')} thread(s), {versions}")
-    lines += ["", "| protocol | method | bits | yours | reference | difference | p | p (Holm) | verdict |",
-              "|---|---|---|---|---|---|---|---|---|"]
+    lines += ["", "| protocol | method | bits | yours | reference | difference | p | p (Holm) | verdict | within spread |",
+              "|---|---|---|---|---|---|---|---|---|---|"]
     for r in rows:
         lines.append(f"| {r['protocol']} | {r['method']} | {r['bits']} | {_fmt(r['mean'])} | {_fmt(r['reference'])} | "
                      f"{_fmt(r['difference'], '+.4f')} | {_fmt(r['p'], '.3g')} | {_fmt(r['p_holm'], '.3g')} | "
-                     f"{r['verdict']} |")
+                     f"{r['verdict']} | {'' if r['within_spread'] is None else 'yes' if r['within_spread'] else 'no'} |")
     with io.atomic_path(out_dir / REPORT[1]) as tmp:
         Path(tmp).write_text("\n".join(lines) + "\n")

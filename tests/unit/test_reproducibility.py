@@ -202,9 +202,11 @@ def test_other_codes_are_tested_and_a_real_difference_is_found(tmp_path):
     assert rows["A", 16]["verdict"] == rows["B", 8]["verdict"] == "bit-identical"
     summary = (tmp_path / "out/reproduction.md").read_text().splitlines()[2]
     assert summary.startswith("- toy: 3 of 4 cells agree at alpha 0.05 (2 bit-identical")
-    assert "(B, 16 bits)" in summary
+    assert "(B, 16 bits), 1 of 2 within the larger seed std" in summary
+    assert rows["A", 8]["within_spread"] and not rows["B", 16]["within_spread"]
     with open(tmp_path / "out/reproduction.csv") as fh:
-        assert fh.readline().strip() == "protocol,method,bits,mean,reference,difference,p,p_holm,verdict,source"
+        assert fh.readline().strip() == ("protocol,method,bits,mean,reference,difference,p,p_holm,verdict,within_spread,"
+                                         "source")
 
 
 def test_another_config_or_evaluation_is_not_compared(tmp_path):

@@ -2,6 +2,7 @@
 settings that can be checked on a CPU, and the reproduction report (hashbench.stages.reproduction)."""
 
 import json
+import os
 import warnings
 
 import numpy as np
@@ -105,6 +106,25 @@ def test_the_kernel_variables_enter_the_record_and_the_key(monkeypatch):
     assert forced["env"]["DNNL_MAX_CPU_ISA"] == "SSE41" and forced["key"] != plain["key"]
 
 
+def test_a_cuda_run_records_device_driver_versions_and_flags(monkeypatch):
+    """What a CUDA run's record holds, with torch's CUDA queries stood in for (no GPU here)."""
+    from types import SimpleNamespace
+
+    monkeypatch.setattr(torch.cuda, "get_device_properties", lambda i: SimpleNamespace(name="NVIDIA H200", major=9,
+                                                                                       minor=0))
+    monkeypatch.setattr(torch.backends.cudnn, "version", lambda: 90100)
+    monkeypatch.setattr(machine, "_driver_version", lambda i: "570.86")
+    rec = machine.record("cuda", 1, ["adaptive_avg_pool2d_backward_cuda"])
+    assert rec["cuda"]["device_name"] == "NVIDIA H200" and rec["cuda"]["compute_capability"] == "9.0"
+    assert rec["cuda"]["driver"] == "570.86" and rec["cuda"]["cudnn"] == 90100 and "cuda" in rec["cuda"]
+    assert {"tf32_matmul", "tf32_cudnn", "cudnn_deterministic", "cudnn_benchmark", "deterministic_algorithms"} <= set(
+        rec["cuda"])
+    assert rec["cuda"]["nondeterministic_ops"] == ["adaptive_avg_pool2d_backward_cuda"]
+    assert rec["key"] != machine.record("cpu", 1)["key"]  # the device is part of the key
+    monkeypatch.setattr(machine, "_driver_version", lambda i: "580.00")
+    assert machine.record("cuda", 1)["key"] != rec["key"]
+
+
 # --- determinism -------------------------------------------------------------------------------
 def test_ops_without_a_deterministic_kernel_are_collected_and_other_warnings_shown():
     from torch._prims_common import alert_not_deterministic
@@ -119,6 +139,23 @@ def test_ops_without_a_deterministic_kernel_are_collected_and_other_warnings_sho
             warnings.warn("something else")
     assert ops.ops == ["fake_pool_backward_cuda"]
     assert [str(w.message) for w in shown] == ["something else"]
+
+
+def test_cuda_jobs_ask_for_deterministic_kernels(monkeypatch):
+    """cuBLAS's fixed workspace (a user's own setting kept) and cuDNN without autotuning; settable
+    without a GPU, before any CUDA work."""
+    before = torch.backends.cudnn.deterministic, torch.backends.cudnn.benchmark
+    try:
+        monkeypatch.delenv("CUBLAS_WORKSPACE_CONFIG", raising=False)
+        torch.backends.cudnn.benchmark = True
+        make_deterministic(torch.device("cuda"))
+        assert os.environ["CUBLAS_WORKSPACE_CONFIG"] == ":4096:8"
+        assert torch.backends.cudnn.deterministic and not torch.backends.cudnn.benchmark
+        monkeypatch.setenv("CUBLAS_WORKSPACE_CONFIG", ":16:8")
+        make_deterministic(torch.device("cuda"))
+        assert os.environ["CUBLAS_WORKSPACE_CONFIG"] == ":16:8"
+    finally:
+        torch.backends.cudnn.deterministic, torch.backends.cudnn.benchmark = before
 
 
 def test_alexnet_skips_its_adaptive_pool_where_it_is_the_identity(monkeypatch):

@@ -1,5 +1,6 @@
 """How many CUDA GPUs this machine shows, without importing torch: the workflow asks while it builds
-its job graph, so that deep jobs hold a ``gpu`` resource only where a GPU will run them."""
+its job graph, so that deep jobs hold a ``gpu`` resource only where a GPU will run them; and
+``nvidia_smi``, which that and a CUDA run's machine record (its driver) ask."""
 
 from __future__ import annotations
 
@@ -15,14 +16,20 @@ def visible() -> int:
     mask = os.environ.get("CUDA_VISIBLE_DEVICES")
     if mask is not None and (not mask.strip() or mask.strip().startswith("-1")):
         return 0
-    nvidia_smi = shutil.which("nvidia-smi")
-    if nvidia_smi is None:
+    listed = nvidia_smi("-L")
+    if listed is None:
         return 0
-    try:
-        listed = subprocess.run([nvidia_smi, "-L"], capture_output=True, text=True, timeout=30)
-    except (OSError, subprocess.TimeoutExpired):
-        return 0
-    if listed.returncode != 0:
-        return 0
-    count = sum(line.startswith("GPU ") for line in listed.stdout.splitlines())
+    count = sum(line.startswith("GPU ") for line in listed.splitlines())
     return count if mask is None else min(count, len(mask.split(",")))
+
+
+def nvidia_smi(*args: str) -> str | None:
+    """What ``nvidia-smi ARGS`` prints, or None without nvidia-smi or when it fails."""
+    path = shutil.which("nvidia-smi")
+    if path is None:
+        return None
+    try:
+        out = subprocess.run([path, *args], capture_output=True, text=True, timeout=30)
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    return out.stdout if out.returncode == 0 else None

@@ -112,18 +112,10 @@ def cuda(device: str, nondeterministic: list[str] | None = None) -> dict | None:
 
 
 def _driver_version(index: int) -> str | None:
-    import shutil
-    import subprocess
+    from hashbench.gpus import nvidia_smi
 
-    nvidia_smi = shutil.which("nvidia-smi")
-    if nvidia_smi is None:
-        return None
-    try:
-        out = subprocess.run([nvidia_smi, "--query-gpu=driver_version", "--format=csv,noheader", "-i", str(index)],
-                             capture_output=True, text=True, timeout=30)
-    except (OSError, subprocess.TimeoutExpired):
-        return None
-    return out.stdout.strip() or None if out.returncode == 0 else None
+    out = nvidia_smi("--query-gpu=driver_version", "--format=csv,noheader", "-i", str(index))
+    return (out.strip() or None) if out is not None else None
 
 
 def record(device: str = "cpu", threads: int | None = None, nondeterministic: list[str] | None = None) -> dict:

@@ -6,6 +6,7 @@ from hashbench import config as hbconfig
 from hashbench import gpus, layout, registry
 from hashbench.data.sources import SOURCES
 from hashbench.errors import HashbenchError
+from hashbench.stages.reproduction import reference_files
 
 try:
     CFG = hbconfig.validate(config)
@@ -132,10 +133,7 @@ def metrics_files(protocols, seeds, methods=None):
 def shipped_references():
     """The reference runs shipped for the configured protocols (hashbench/reference/runs), which the
     reproduction report compares with: a new one remakes the report."""
-    from hashbench.stages.reproduction import REFERENCE_DIR
-
-    return [str(REFERENCE_DIR / f"{p}.{ext}") for p in CFG["protocols"] for ext in ("json", "npz")
-            if (REFERENCE_DIR / f"{p}.json").exists()]
+    return [str(path) for p in CFG["protocols"] if (files := reference_files(p))[0].exists() for path in files]
 
 
 def imbalance_metrics(wildcards):

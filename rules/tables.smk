@@ -31,7 +31,7 @@ rule reference:
     input:
         metrics_files(CFG["protocols"], CFG["seeds"]),
     output:
-        expand(f"{TABLES_DIR}/reference/{{protocol}}.{{ext}}", protocol=CFG["protocols"], ext=("json", "npz")),
+        [str(path) for p in CFG["protocols"] for path in reference_files(p, f"{TABLES_DIR}/reference")],
     params:
         spec=json.dumps(hbconfig.tables_spec(CFG), sort_keys=True),
         out=subpath(output[0], parent=True),

@@ -14,7 +14,7 @@ import numpy as np
 
 from hashbench import io, stats
 from hashbench.data import composed, splits
-from hashbench.layout import PER_QUERY, SPLIT_META
+from hashbench.layout import SPLIT_META
 from hashbench.stages import stored
 
 WEIGHTED, UNWEIGHTED = "HashNet", "HashNet-W"
@@ -46,8 +46,8 @@ def rows(spec: dict, metrics_files, data_dirs) -> list[tuple]:
                 continue
             maps = {m: np.array([found[protocol, m, bits, s]["map"] for s in seeds]) for m in (WEIGHTED, UNWEIGHTED)}
             gap = maps[WEIGHTED] - maps[UNWEIGHTED]
-            per_query = {m: np.mean([io.load_npz(folders[protocol, m, bits, s] / PER_QUERY, ("ap",))["ap"]
-                                     for s in seeds], axis=0) for m in (WEIGHTED, UNWEIGHTED)}
+            per_query = {m: stored.seed_averaged_ap(folders[protocol, m, bits, s] for s in seeds)
+                         for m in (WEIGHTED, UNWEIGHTED)}
             p = stats.paired_randomization_test(per_query[WEIGHTED], per_query[UNWEIGHTED], spec["resamples"])
             out.append((protocol, by_protocol[protocol], bits, maps[WEIGHTED].mean(), maps[UNWEIGHTED].mean(),
                         gap.mean(), gap.std(ddof=1) if gap.size > 1 else float("nan"), p, len(seeds)))

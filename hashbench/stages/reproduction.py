@@ -34,13 +34,18 @@ import numpy as np
 
 from hashbench import io, reference, stats
 from hashbench.errors import HashbenchError
-from hashbench.layout import CODES, PER_QUERY, RUN_RECORD
+from hashbench.layout import CODES, RUN_RECORD
 from hashbench.stages import stored
 
 REFERENCE_DIR = Path(reference.__file__).with_name("runs")
 REPORT = ("reproduction.csv", "reproduction.md")
 IDENTICAL, AGREES, DIFFERS, CONFIG_DIFFERS, PAPER, NONE = (
     "bit-identical", "agrees", "differs", "config differs", "paper", "no reference")
+
+
+def reference_files(protocol: str, reference_dir=REFERENCE_DIR) -> tuple[Path, Path]:
+    """A protocol's reference run: ``<protocol>.json`` (meta) and ``.npz`` (per-query AP per cell)."""
+    return Path(reference_dir) / f"{protocol}.json", Path(reference_dir) / f"{protocol}.npz"
 
 
 def _codes_digest(folder: Path) -> str:
@@ -55,19 +60,18 @@ def _cell_runs(spec: dict, found: dict, folders: dict, protocol: str, method: st
 
 def _cell_record(runs: list) -> tuple[dict, np.ndarray]:
     """What the reference keeps of one cell, and its seed-averaged per-query AP."""
-    ap = np.mean([io.load_npz(folder / PER_QUERY, ("ap",))["ap"] for _, folder in runs], axis=0)
-    maps = [m["map"] for m, _ in runs]
-    return {"mean": float(np.mean(maps)), "std": float(np.std(maps, ddof=1)) if len(maps) > 1 else 0.0,
-            "config_hashes": [m["config_hash"] for m, _ in runs],
+    mean, std = stored.mean_and_std([m["map"] for m, _ in runs])
+    return {"mean": mean, "std": std, "config_hashes": [m["config_hash"] for m, _ in runs],
             "codes": [_codes_digest(folder) for _, folder in runs],
-            "degenerate_seeds": sum(bool(m.get("degenerate")) for m, _ in runs)}, ap
+            "degenerate_seeds": sum(bool(m.get("degenerate")) for m, _ in runs)}, \
+        stored.seed_averaged_ap(folder for _, folder in runs)
 
 
 def write_reference(spec: dict, metrics_files, out_dir) -> list[Path]:
     """Write ``<protocol>.json`` and ``.npz`` under ``out_dir`` for every configured protocol, from
     complete runs (``spec``: hashbench.config.tables_spec). Returns the files written."""
     found, _, folders = stored.collect(metrics_files, spec["protocols"], spec["methods"], spec["bits"], spec["seeds"])
-    out_dir, written = Path(out_dir), []
+    written = []
     for protocol, pdef in spec["protocols"].items():
         cells, arrays, machines = {}, {}, {}
         for method in spec["methods"]:
@@ -81,30 +85,28 @@ def write_reference(spec: dict, metrics_files, out_dir) -> list[Path]:
                         machines.setdefault(record["key"], record)
         meta = {"protocol": protocol, "topk": pdef["topk"], "no_relevant": spec["no_relevant"], "seeds": spec["seeds"],
                 "cells": cells, "machines": machines}
-        io.write_json(out_dir / f"{protocol}.json", meta)
-        with io.atomic_path(out_dir / f"{protocol}.npz") as tmp, open(tmp, "wb") as fh:
+        meta_path, arrays_path = reference_files(protocol, out_dir)
+        io.write_json(meta_path, meta)
+        with io.atomic_path(arrays_path) as tmp, open(tmp, "wb") as fh:
             np.savez_compressed(fh, **arrays)
-        written += [out_dir / f"{protocol}.json", out_dir / f"{protocol}.npz"]
+        written += [meta_path, arrays_path]
     return written
 
 
 def load_reference(protocol: str, reference_dir=REFERENCE_DIR) -> tuple[dict, dict] | None:
     """A protocol's shipped reference (meta, {cell: seed-averaged AP}), or None when there is none."""
-    path = Path(reference_dir) / f"{protocol}.json"
-    if not path.exists():
+    meta_path, arrays_path = reference_files(protocol, reference_dir)
+    if not meta_path.exists():
         return None
-    meta = io.read_json(path)
-    arrays = io.load_npz(path.with_suffix(".npz"), tuple(meta["cells"]))
-    return meta, arrays
+    meta = io.read_json(meta_path)
+    return meta, io.load_npz(arrays_path, tuple(meta["cells"]))
 
 
 def _compare(spec, protocol, method, bits, runs, ref) -> dict:
     row = {"protocol": protocol, "method": method, "bits": bits, "mean": None, "reference": None, "difference": None,
            "p": None, "p_holm": None, "verdict": NONE, "within_spread": None, "source": ""}
     if runs is not None:
-        maps = [m["map"] for m, _ in runs]
-        row["mean"] = float(np.mean(maps))
-        std = float(np.std(maps, ddof=1)) if len(maps) > 1 else 0.0
+        row["mean"], std = stored.mean_and_std([m["map"] for m, _ in runs])
     pdef = spec["protocols"][protocol]
     if ref is None:
         paper = reference.values("table1") | reference.values("table2")
@@ -126,7 +128,7 @@ def _compare(spec, protocol, method, bits, runs, ref) -> dict:
     elif cell["codes"] == [_codes_digest(folder) for _, folder in runs]:
         row["verdict"] = IDENTICAL
     else:
-        ours = np.mean([io.load_npz(folder / PER_QUERY, ("ap",))["ap"] for _, folder in runs], axis=0)
+        ours = stored.seed_averaged_ap(folder for _, folder in runs)
         theirs = arrays[f"{method}/{bits}"]
         if ours.shape != theirs.shape:
             raise HashbenchError(f"the reference of {protocol} has {theirs.size} queries, the runs {ours.size}")
@@ -164,9 +166,11 @@ def build(spec: dict, metrics_files, out_dir, reference_dir=REFERENCE_DIR) -> li
     """Write reproduction.csv and .md under ``out_dir`` (``spec``: hashbench.config.tables_spec)."""
     found, _, folders = stored.collect(metrics_files, spec["protocols"], spec["methods"], spec["bits"], spec["seeds"],
                                        spec.get("partial", False))
-    rows, summaries = [], []
+    rows, summaries, machines = [], [], {}
     for protocol in spec.get("order", list(spec["protocols"])):
         ref = load_reference(protocol, reference_dir)
+        for key, record in (ref[0]["machines"] if ref else {}).items():
+            machines.setdefault(key, record)
         block = [_compare(spec, protocol, method, bits, _cell_runs(spec, found, folders, protocol, method, bits), ref)
                  for method in spec["methods"] for bits in spec["bits"]]
         compared = [r for r in block if r["p"] is not None]
@@ -174,7 +178,7 @@ def build(spec: dict, metrics_files, out_dir, reference_dir=REFERENCE_DIR) -> li
             r["p_holm"] = float(adjusted)
         summaries.append(_summary(protocol, block, spec["alpha"]))
         rows += block
-    _write(rows, summaries, spec, Path(out_dir), reference_dir)
+    _write(rows, summaries, machines, spec, Path(out_dir))
     return rows
 
 
@@ -182,7 +186,7 @@ def _fmt(x, spec=".4f") -> str:
     return "" if x is None else format(x, spec)
 
 
-def _write(rows: list[dict], summaries: list[str], spec: dict, out_dir: Path, reference_dir) -> None:
+def _write(rows: list[dict], summaries: list[str], machines: dict, spec: dict, out_dir: Path) -> None:
     columns = ("protocol", "method", "bits", "mean", "reference", "difference", "p", "p_holm", "verdict",
                "within_spread", "source")
     with io.atomic_path(out_dir / REPORT[0]) as tmp, open(tmp, "w", newline="") as fh:
@@ -191,11 +195,6 @@ def _write(rows: list[dict], summaries: list[str], spec: dict, out_dir: Path, re
         for r in rows:
             writer.writerow([_fmt(r[c], ".6g") if c in ("mean", "reference", "difference", "p", "p_holm")
                              else "" if r[c] is None else r[c] for c in columns])
-    machines = {}
-    for protocol in spec["protocols"]:
-        ref = load_reference(protocol, reference_dir)
-        for key, record in (ref[0]["machines"] if ref else {}).items():
-            machines.setdefault(key, record)
     lines = ["# Reproduction report", "", *[f"- {s}" for s in summaries], "",
              f"Each cell: your MAP (mean over seeds {spec['seeds']}), the reference's, the difference, and the p-value "
              f"of the two-sided paired randomization test over the queries of the seed-averaged AP ({spec['resamples']} "

@@ -9,13 +9,27 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
+
 from hashbench import io
 from hashbench.errors import HashbenchError
+from hashbench.layout import PER_QUERY
 
 
 def describe(key) -> str:
     protocol, method, bits, seed = key
     return f"({protocol}, {method}, {bits} bits, seed {seed})"
+
+
+def seed_averaged_ap(folders) -> np.ndarray:
+    """Each query's AP@R (per_query.npz) averaged over the given run folders, one per seed: what the
+    tables' and the reproduction report's paired tests compare."""
+    return np.mean([io.load_npz(Path(folder) / PER_QUERY, ("ap",))["ap"] for folder in folders], axis=0)
+
+
+def mean_and_std(values) -> tuple[float, float]:
+    """The mean and sample std over seeds of a table cell (std 0 for one seed)."""
+    return float(np.mean(values)), float(np.std(values, ddof=1)) if len(values) > 1 else 0.0
 
 
 def collect(metrics_files, protocols, methods, bits, seeds, partial: bool = False) -> tuple[dict, list, dict]:

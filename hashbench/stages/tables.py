@@ -26,10 +26,8 @@ from __future__ import annotations
 import csv
 from pathlib import Path
 
-import numpy as np
-
 from hashbench import io, reference, stats
-from hashbench.layout import METRICS_TABLE, PER_QUERY, TABLES
+from hashbench.layout import METRICS_TABLE, TABLES
 from hashbench.stages import stored
 
 METRIC_COLUMNS = ("map", "map_tie_aware", "p_h2", "topk", "n_queries", "n_queries_in_map", "no_relevant",
@@ -74,9 +72,9 @@ def _cells(table: str, spec: dict, found: dict, folders: dict) -> list[dict]:
             for method in methods:
                 runs = [found[k] for s in spec["seeds"] if (k := (protocol, method, bits, s)) in found]
                 values = [v for run in runs if (v := _map(run, topk)) is not None]
+                mean, std = stored.mean_and_std(values) if values else (None, None)
                 column.append({"method": method, "protocol": label, "bits": bits, "n_seeds": len(values),
-                               "mean": float(np.mean(values)) if values else None,
-                               "std": (float(np.std(values, ddof=1)) if len(values) > 1 else 0.0) if values else None,
+                               "mean": mean, "std": std,
                                "paper": paper.get((method, dataset, bits)), "has_paper": bool(dataset),
                                "best": False, "p_vs_best": None, "tied_with_best": None,
                                "degenerate_seeds": sum(bool(run.get("degenerate")) for run in runs)})
@@ -94,8 +92,8 @@ def _mark_significance(column: list[dict], protocol: str, bits: int, spec: dict,
         return
     best = max(complete, key=lambda c: c["mean"])
     best["best"] = True
-    per_query = {c["method"]: np.mean([io.load_npz(folders[protocol, c["method"], bits, s] / PER_QUERY, ("ap",))["ap"]
-                                       for s in spec["seeds"]], axis=0) for c in complete}
+    per_query = {c["method"]: stored.seed_averaged_ap(folders[protocol, c["method"], bits, s] for s in spec["seeds"])
+                 for c in complete}
     adjusted = stats.compare_to_best(per_query, best["method"], spec["resamples"])
     for c in complete:
         if c is not best:

@@ -1,16 +1,20 @@
-"""Image loading speed of the deep methods: decoding the files every time vs the protocol's image cache.
+"""Image loading speed of the deep methods: the PIL path against the device path, files against the cache.
 
-    python bench/bench_loader.py [--images 2000] [--batch 72] [--workers 0 2 4]
+    python bench/bench_loader.py [--images 2000] [--batch 72] [--workers 0 2] [--device cpu cuda]
 
 Writes --images synthetic 500 x 375 JPEGs (the typical ImageNet/COCO photo size) to a temporary
-folder, prepares them as an image-list protocol, and prints images per second of
-  * the training pipeline (resize 256, random-resized crop 224, flip, normalise) reading the files,
-  * building the image cache (``hashbench cache-images``: decode and resize once),
-  * the same training pipeline reading the cache,
-  * the encoding pipeline (resize, centre crop) from files and from the cache,
-for each number of loader workers, and the ratio cache / files; then the raw JPEG decode rate of
-PIL and of torchvision.io.decode_jpeg on the CPU (and on CUDA when a GPU is present), the step the
-cache takes off the training path.
+folder, prepares them as an image-list protocol, builds its image cache (``hashbench cache-images``)
+and prints images per second of
+  * the training pipeline (resize 256, a crop of 224: "random" as the released Caffe code or
+    "random-resized" as the released PyTorch code, flip, normalise) and the encoding pipeline
+    (centre crop; ten crops), from the files and from the cache,
+  * for each ``augment``: "pil" (every sample through PIL in a loader process, the former only
+    path) and "device" (batches gathered from the cache, cropped, flipped and normalised as tensors
+    on the device), for each number of loader workers, with the ratio device / pil;
+  * how far the device path's "random-resized" pixels are from PIL's (same crops, torchvision's
+    tensor resize against PIL's), in uint8 levels;
+then the raw JPEG decode rate of PIL and of torchvision.io.decode_jpeg on the CPU (and on CUDA
+when a GPU is present), the step the cache takes off the training path.
 """
 
 from __future__ import annotations
@@ -61,13 +65,44 @@ def rate(n: int, run) -> float:
     return n / (time.perf_counter() - start)
 
 
-def training_rate(source, batch: int, iterations: int) -> float:
+def training_rate(source, batch: int, iterations: int, device: str) -> float:
+    warm_up = Batches(np.random.default_rng(1), len(source), batch, 0, 1, seed=1)  # numba compiles, CUDA starts
+    for _ in source.train_batches(warm_up, device):
+        pass
     drawn = Batches(np.random.default_rng(0), len(source), batch, 0, iterations, seed=0)
-    return rate(batch * iterations, lambda: [x for _, x in source.train_batches(drawn, "cpu")])
+
+    def run():
+        for _, x in source.train_batches(drawn, device):
+            pass
+        if device == "cuda":
+            torch.cuda.synchronize()
+
+    return rate(batch * iterations, run)
 
 
-def encoding_rate(source, batch: int) -> float:
-    return rate(len(source), lambda: [x for x in source.encode_batches(batch, "cpu")])
+def encoding_rate(source, batch: int, device: str) -> float:
+    next(iter(source[np.arange(min(batch, len(source)))].encode_batches(batch, device)))  # warm up
+
+    def run():
+        for _ in source.encode_batches(batch, device):
+            pass
+        if device == "cuda":
+            torch.cuda.synchronize()
+
+    return rate(len(source), run)
+
+
+def pixel_difference(data, batch: int) -> tuple[float, float, float]:
+    """The device path's random-resized crops against PIL's, in uint8 levels: mean |difference|, the
+    share of values that differ, the largest difference (the normalisation undone)."""
+    std = torch.tensor(images.IMAGENET_STD).view(1, 3, 1, 1)
+    out = []
+    for augment in ("pil", "device"):
+        source = data.pipeline_images({"workers": 0, "train_crop": "random-resized", "augment": augment})
+        drawn = Batches(np.random.default_rng(1), len(source), batch, 0, 2, seed=1)
+        out.append(torch.cat([x.float() for _, x in source.train_batches(drawn, "cpu")]))
+    levels = ((out[1] - out[0]) * std * 255).abs()
+    return float(levels.mean()), float((levels > 0.5).float().mean()), float(levels.max())
 
 
 def decode_rates(paths, device_names) -> dict[str, float]:
@@ -96,6 +131,7 @@ def main() -> None:
     p.add_argument("--batch", type=int, default=72, help="training batch (the released 2 x 36)")
     p.add_argument("--iterations", type=int, default=20, help="training batches timed per configuration")
     p.add_argument("--workers", type=int, nargs="+", default=sorted({0, 2, os.cpu_count() or 1}))
+    p.add_argument("--device", nargs="+", default=["cpu"] + (["cuda"] if torch.cuda.is_available() else []))
     args = p.parse_args()
     torch.set_num_threads(1)
     with tempfile.TemporaryDirectory() as tmp:
@@ -112,15 +148,26 @@ def main() -> None:
         print(f"cache build (decode + resize 256 once), {max(args.workers)} workers: "
               f"{rate(len(data.labels), lambda: write_image_cache(root / 'data', spec, cache, max(args.workers))):.0f}"
               f" images/s, {cache.stat().st_size / 2**20:.0f} MiB")
-        print(f"{'pipeline':10s} {'workers':>7s} {'files img/s':>12s} {'cache img/s':>12s} {'cache/files':>12s}")
-        for workers in args.workers:
-            pipeline = {"workers": workers}
-            files, cached = data.pipeline_images({**pipeline, "cache": False}), data.pipeline_images(pipeline)
-            assert isinstance(cached.source, images.ImageCache)
-            for name, measure in (("training", lambda s: training_rate(s, args.batch, args.iterations)),
-                                  ("encoding", lambda s: encoding_rate(s, 256))):
-                a, b = measure(files), measure(cached)
-                print(f"{name:10s} {workers:7d} {a:12.0f} {b:12.0f} {b / a:11.2f}x")
+        print(f"{'pipeline':9s} {'crop':15s} {'device':6s} {'workers':>7s} {'source':>6s} {'pil img/s':>10s} "
+              f"{'device img/s':>12s} {'device/pil':>10s}")
+        for device in args.device:
+            for workers in args.workers:
+                for crop in ("random", "random-resized", "centre", "ten-crop"):
+                    train = crop in ("random", "random-resized")
+                    pipeline = {"workers": workers, "train_crop": crop if train else "random",
+                                "ten_crop": crop == "ten-crop"}
+                    for where, cached in (("files", False), ("cache", True)):
+                        rates = []
+                        for augment in ("pil", "device"):
+                            source = data.pipeline_images({**pipeline, "cache": cached, "augment": augment})
+                            assert isinstance(source.source, images.ImageCache) == cached
+                            rates.append(training_rate(source, args.batch, args.iterations, device) if train
+                                         else encoding_rate(source, 256, device))
+                        print(f"{'training' if train else 'encoding':9s} {crop:15s} {device:6s} {workers:7d} "
+                              f"{where:>6s} {rates[0]:10.0f} {rates[1]:12.0f} {rates[1] / rates[0]:9.1f}x")
+        mean, share, largest = pixel_difference(data, args.batch)
+        print(f"random-resized, device against PIL (same crops): mean |difference| {mean:.3f} uint8 levels, "
+              f"{100 * share:.1f}% of values differ, at most {largest:.0f} levels")
         devices = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
         sample = sorted((root / "images").iterdir())[:500]
         for name, value in decode_rates(sample, devices).items():

@@ -26,28 +26,62 @@ def _prepare(args):
     splits.prepare(args.protocol, args.spec, args.out)
 
 
+def _workers(text: str) -> int | None:
+    if text == "auto":
+        return None
+    if not text.isdigit():
+        raise argparse.ArgumentTypeError(f"expected a non-negative integer or 'auto', got {text!r}")
+    return int(text)
+
+
+def _execution(args) -> dict:
+    """The execution settings of a job (``hashbench.config.EXECUTION_DEFAULTS``), from its options."""
+    return {"device": args.device, "checkpoint_every": args.checkpoint_every, "history_every": args.history_every,
+            "workers": args.workers}
+
+
+def _add_execution(s, training: bool) -> None:
+    """The execution options (config block ``execution``; the workflow passes them as resources)."""
+    from hashbench.config import EXECUTION_DEFAULTS as defaults
+
+    s.add_argument("--device", choices=("auto", "cpu", "cuda"), default=defaults["device"])
+    s.add_argument("--workers", type=_workers, default=defaults["workers"],
+                   help="image loader processes, or 'auto': one per thread")
+    s.add_argument("--weights", default=None, help="the pretrained weights file (rule pretrained_weights)")
+    if training:
+        s.add_argument("--checkpoint-every", type=int, default=defaults["checkpoint_every"])
+        s.add_argument("--history-every", type=int, default=defaults["history_every"])
+
+
 def _features(args):
     from hashbench.stages import features
 
-    features.write_features(args.data, args.spec, args.out, args.threads)
+    features.write_features(args.data, args.spec, args.out, args.threads,
+                            {"device": args.device, "workers": args.workers}, args.weights)
 
 
 def _cache_images(args):
     from hashbench.stages import features
 
-    features.write_image_cache(args.data, args.spec, args.out, args.threads)
+    features.write_image_cache(args.data, args.spec, args.out, args.threads, args.workers)
+
+
+def _weights(args):
+    from hashbench.deep import weights
+
+    weights.fetch(args.backbone, args.out)
 
 
 def _train(args):
     from hashbench.stages import train
 
-    train.train(args.spec, args.data, args.out, args.threads, args.selection)
+    train.train(args.spec, args.data, args.out, args.threads, args.selection, _execution(args), args.weights)
 
 
 def _select(args):
     from hashbench.stages import select
 
-    select.select(args.spec, args.data, args.out, args.threads)
+    select.select(args.spec, args.data, args.out, args.threads, _execution(args), args.weights)
 
 
 def _evaluate(args):
@@ -122,7 +156,13 @@ def parser() -> argparse.ArgumentParser:
         s.add_argument("--spec", required=True, type=_json_arg, help="the protocol definition as JSON")
         s.add_argument("--out", required=True, help=f"the file to write, {out}")
         s.add_argument("--threads", type=int, default=None, help="CPU threads: image loader processes")
+        _add_execution(s, training=False)
         s.set_defaults(func=func)
+
+    s = sub.add_parser("weights", help="fetch a backbone's ImageNet weights from torchvision into a file")
+    s.add_argument("--backbone", required=True)
+    s.add_argument("--out", required=True, help="the file to write, data/weights/<backbone>-imagenet.pt")
+    s.set_defaults(func=_weights)
 
     s = sub.add_parser("train", help="fit one (protocol, method, bits, seed) run and store its codes")
     s.add_argument("--spec", required=True, type=_json_arg, help="the run spec as JSON (hashbench.config.run_spec)")
@@ -130,6 +170,7 @@ def parser() -> argparse.ArgumentParser:
     s.add_argument("--out", required=True)
     s.add_argument("--threads", type=int, default=None, help="CPU threads: BLAS, numba and torch, and the image loader processes of deep methods")
     s.add_argument("--selection", default=None, help="a selection.json whose chosen hyperparameters the run uses")
+    _add_execution(s, training=True)
     s.set_defaults(func=_train)
 
     s = sub.add_parser("select", help="choose a method's hyperparameters from a grid on a validation hold-out")
@@ -138,6 +179,7 @@ def parser() -> argparse.ArgumentParser:
     s.add_argument("--data", required=True)
     s.add_argument("--out", required=True, help="the selection.json to write")
     s.add_argument("--threads", type=int, default=None, help="CPU threads: BLAS, numba and torch")
+    _add_execution(s, training=True)
     s.set_defaults(func=_select)
 
     s = sub.add_parser("evaluate", help="compute every metric of a stored run")

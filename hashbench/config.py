@@ -14,8 +14,12 @@ import yaml
 from hashbench.errors import HashbenchError
 
 SCHEMA_PATH = Path(__file__).with_name("config.schema.yaml")
-PIPELINE_DEFAULTS = {"resize": 256, "crop": 224, "train_crop": "random-resized", "ten_crop": False, "workers": None,
-                     "cache": True}
+PIPELINE_DEFAULTS = {"resize": 256, "crop": 224, "train_crop": "random-resized", "ten_crop": False,
+                     "augment": "device", "cache": True}
+# How jobs run, not what they compute (config block ``execution``): device ("auto": cuda if available),
+# checkpoint cadence of deep trainings, how often the loss on binary codes L(h) is evaluated and the
+# loss history read back from the device, loader processes (null: one per CPU thread of the job).
+EXECUTION_DEFAULTS = {"device": "auto", "checkpoint_every": 100, "history_every": 1, "workers": None}
 
 
 def _schema() -> dict:
@@ -52,6 +56,8 @@ def validate(config: dict) -> dict:
         hint = f"; expected {expected}" if expected else ""
         raise HashbenchError(f"config field '{_field(error.absolute_path)}': {error.message}{hint}")
     _fill_defaults(cfg, schema)
+    cfg["execution"] = {**EXECUTION_DEFAULTS, **cfg.get("execution", {})}
+    _check_training(cfg)
     for i, name in enumerate(cfg["protocols"]):
         if name not in cfg["protocol_defs"]:
             known = ", ".join(sorted(cfg["protocol_defs"])) or "none"
@@ -83,8 +89,29 @@ def validate(config: dict) -> dict:
     for field, params in [("method_params", cfg["method_params"])] + [
             (f"protocol_defs.{p}.method_params", spec.get("method_params", {})) for p, spec in cfg["protocol_defs"].items()]:
         for name, values in params.items():
+            for key in values:
+                if key in EXECUTION_DEFAULTS:
+                    raise HashbenchError(f"config field '{field}.{name}.{key}': an execution setting, which no result "
+                                         f"depends on: set execution.{key} instead")
             registry.get(name, field=f"{field}.{name}").check_params(values, field=f"{field}.{name}")
     return cfg
+
+
+def _check_training(cfg: dict) -> None:
+    """The ``training`` block holds the deep trainer's settings (``DeepHashMethod.TRAINING``) only."""
+    from hashbench.deep.base import DeepHashMethod
+
+    for key in cfg["training"]:
+        if key in EXECUTION_DEFAULTS:
+            raise HashbenchError(f"config field 'training.{key}': an execution setting, which no result depends on: "
+                                 f"set execution.{key} instead")
+        if key not in DeepHashMethod.TRAINING:
+            raise HashbenchError(f"config field 'training.{key}': not a training setting; expected one of "
+                                 f"{', '.join(DeepHashMethod.TRAINING)}")
+    try:
+        DeepHashMethod(**cfg["training"]).validate()
+    except HashbenchError as exc:
+        raise HashbenchError(f"config field 'training': {exc}") from None
 
 
 def _check_protocol(name: str, spec: dict) -> None:
@@ -153,36 +180,93 @@ def pipeline_spec(pipeline: dict | None) -> dict:
     return {**PIPELINE_DEFAULTS, **(pipeline or {})}
 
 
-def loader_workers(pipeline: dict, threads: int | None) -> int:
-    """Loader processes of a deep job: the pipeline's ``workers`` if set, else one per CPU thread the
+def loader_workers(workers: int | None, threads: int | None) -> int:
+    """Loader processes of a job: ``workers`` (execution.workers) if set, else one per CPU thread the
     job was given (Snakemake's threads), else one per CPU of the machine."""
-    if pipeline["workers"] is not None:
-        return pipeline["workers"]
+    if workers is not None:
+        return workers
     return threads if threads else (os.cpu_count() or 1)
 
 
 def method_params(cfg: dict, protocol: str, method: str) -> dict:
-    """The method's hyperparameters on ``protocol``: the protocol's method_params over the global ones."""
-    return {**cfg["method_params"].get(method, {}),
+    """The method's hyperparameters on ``protocol``: for a deep method the config's ``training``
+    block (the trainer's settings, ``DeepHashMethod.TRAINING``), under the global method_params, under
+    the protocol's."""
+    from hashbench import registry
+
+    training = cfg.get("training", {}) if registry.get(method).is_deep else {}
+    return {**training, **cfg["method_params"].get(method, {}),
             **cfg["protocol_defs"][protocol].get("method_params", {}).get(method, {})}
 
 
+# What each output depends on, and nothing else: the workflow's rules pass these as params, which
+# Snakemake compares to re-make an output whose determinants changed; execution settings travel as
+# resources, which it does not compare.
+SPLIT_FREE = ("pipeline", "features", "feature_weights")  # the split is drawn before any of them is read
+PIPELINE_EXECUTION = ("cache",)  # how images are read, not which pixels: the cache holds the files' pixels
+FEATURE_PIPELINE = ("resize", "crop", "ten_crop")  # fc7 features: the encoding crops (both paths give the same)
+
+
 def data_spec(cfg: dict, protocol: str) -> dict:
-    """What a protocol's data, split and features depend on: its definition less evaluation and methods."""
+    """A protocol's definition less evaluation and methods."""
     skip = ("topk", "also_topk", "paper", "method_params")
     return {k: v for k, v in cfg["protocol_defs"][protocol].items() if k not in skip}
 
 
+def split_spec(cfg: dict, protocol: str) -> dict:
+    """What a protocol's dataset and split depend on: source, lists or label file, root and path
+    prefix, sizes, labels, seed, split sizes, overlap policy."""
+    return {k: v for k, v in data_spec(cfg, protocol).items() if k not in SPLIT_FREE}
+
+
+def cache_spec(cfg: dict, protocol: str) -> dict:
+    """What the image cache depends on besides the split's items: the resize."""
+    return {"pipeline": {"resize": pipeline_spec(cfg["protocol_defs"][protocol].get("pipeline"))["resize"]}}
+
+
+def features_spec(cfg: dict, protocol: str) -> dict:
+    """What the shallow methods' features depend on besides the split (and the cache and weights
+    files, inputs of their rule): the kind and, for fc7 features, the weights and encoding crops."""
+    spec = cfg["protocol_defs"][protocol]
+    if spec["features"] == "pixels":
+        return {"features": "pixels"}
+    pipeline = {k: v for k, v in (spec.get("pipeline") or {}).items() if k in FEATURE_PIPELINE}
+    return {"features": spec["features"], **{k: spec[k] for k in ("feature_weights",) if spec.get(k) is not None},
+            **({"pipeline": pipeline} if pipeline else {})}
+
+
+def run_protocol_def(cfg: dict, protocol: str, deep: bool) -> dict:
+    """The part of a protocol's definition a run of a deep (images through the pipeline) or shallow
+    (features) method depends on; declared keys only, as the config states them."""
+    spec = data_spec(cfg, protocol)
+    out = {k: v for k, v in spec.items() if k not in SPLIT_FREE or k == "features"}
+    if deep:
+        pipeline = {k: v for k, v in (spec.get("pipeline") or {}).items() if k not in PIPELINE_EXECUTION}
+    else:
+        feature = features_spec(cfg, protocol)
+        out.update({k: v for k, v in feature.items() if k != "pipeline"})
+        pipeline = feature.get("pipeline", {})
+    return {**out, **({"pipeline": pipeline} if pipeline else {})}
+
+
 def run_spec(cfg: dict, protocol: str, method: str, bits: int, seed: int) -> dict:
     """Everything a (protocol, method, bits, seed) training run depends on; its digest is the config hash."""
+    from hashbench import registry
+
     return {
         "protocol": protocol,
-        "protocol_def": data_spec(cfg, protocol),
+        "protocol_def": run_protocol_def(cfg, protocol, registry.get(method).is_deep),
         "method": method,
         "params": method_params(cfg, protocol, method),
         "bits": int(bits),
         "seed": int(seed),
     }
+
+
+def execution(cfg: dict) -> dict:
+    """How jobs run, not what they compute (config block ``execution``): recorded in run.json, part of
+    no identity."""
+    return dict(cfg["execution"])
 
 
 def tables_spec(cfg: dict) -> dict:

@@ -100,3 +100,12 @@ def load_codes(path) -> tuple[np.ndarray, np.ndarray]:
         return np.where(np.unpackbits(packed, axis=1, count=n_bits) > 0, 1, -1).astype(np.int8)
 
     return unpack(data["query"]), unpack(data["database"])
+
+
+def file_sha256(path) -> str:
+    """sha256 of a file's bytes (read in 1 MiB blocks)."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()

@@ -5,12 +5,14 @@ by the stages (``Path(data_dir) / SPLIT``).
 
   data/<protocol>/                     DATA_DIR: one protocol's data (``hashbench.data.splits``)
     dataset.npz, split.npz, split.json   the items, the shared split and its checksum
-    features-<kind>.npy                  the shallow methods' features
+    features-<kind>.npy, .json           the shallow methods' features and their metadata (weights' sha256)
     images-<resize>.npy                  image files decoded and resized once (the image cache)
   results/runs/<p>/<m>/<b>bits/seed<s>/  RUN_DIR: one run
     codes.npz, run.json, metrics.json, per_query.npz (each query's AP), continuous.npz (deep methods),
     checkpoint.pt (while training)
+  data/weights/<backbone>-imagenet.pt  WEIGHTS: torchvision's ImageNet weights, fetched once (rule pretrained_weights)
   results/selection/<p>/<m>.json       SELECTION: hyperparameters chosen on a validation hold-out
+                        <m>.work/      its working folder while it runs (scores, checkpoints)
   results/table1.csv|md, table2.csv|md, metrics.csv   (the folder: config tables.out, default results)
   results/reproduction.csv|md          the cells against the shipped reference run (hashbench/reference/runs)
   results/reference/<protocol>.json|npz   the configured runs as a reference run (snakemake reference)
@@ -27,6 +29,8 @@ from pathlib import Path
 DATA_DIR = "data/{protocol}"
 DATASET, SPLIT, SPLIT_META = "dataset.npz", "split.npz", "split.json"
 FEATURES = "features-{kind}.npy"
+FEATURES_META = "features-{kind}.json"
+WEIGHTS = "data/weights/{backbone}-imagenet.pt"
 IMAGE_CACHE = "images-{resize}.npy"
 
 RUNS = "results/runs"
@@ -50,6 +54,7 @@ LOGS = {
     "prepare": "logs/prepare/{protocol}.log",
     "image_cache": "logs/image_cache/{protocol}-{resize}.log",
     "features": "logs/features/{protocol}-{kind}.log",
+    "weights": "logs/weights/{backbone}.log",
     "select": "logs/select/{protocol}/{method}.log",
     "train": f"logs/train/{RUN_SUBDIR}.log",
     "evaluate": f"logs/evaluate/{RUN_SUBDIR}.log",
@@ -73,6 +78,14 @@ def run_dir(protocol: str, method: str, bits: int, seed: int, root=RUNS) -> Path
 
 def features_file(kind: str) -> str:
     return FEATURES.format(kind=kind)
+
+
+def features_meta_file(kind: str) -> str:
+    return FEATURES_META.format(kind=kind)
+
+
+def weights_file(backbone: str) -> str:
+    return WEIGHTS.format(backbone=backbone)
 
 
 def image_cache_file(resize: int) -> str:

@@ -23,6 +23,17 @@ for _protocol in CFG["protocols"]:
             raise WorkflowError(f"hashbench: {exc}") from None
 
 ENV = "../environment.yml"
+# How jobs run (config block execution) reaches them as resources: Snakemake re-makes an output whose
+# params (its determinants: hashbench.config's *_spec functions) changed, never one whose resources did.
+EXECUTION = {
+    "run_device": CFG["execution"]["device"],
+    "run_workers": "auto" if CFG["execution"]["workers"] is None else CFG["execution"]["workers"],
+    "run_checkpoint_every": CFG["execution"]["checkpoint_every"],
+    "run_history_every": CFG["execution"]["history_every"],
+}
+LOADER_ARGS = "--device {resources.run_device} --workers {resources.run_workers}"
+TRAINER_ARGS = (LOADER_ARGS + " --checkpoint-every {resources.run_checkpoint_every}"
+                " --history-every {resources.run_history_every}")
 # Deep jobs hold one unit of the "gpu" resource where a GPU will run them, so that a profile's
 # `resources: gpu: 1` (profiles/default, profiles/gpu) lets one at a time have it; a cluster
 # executor (profiles/slurm) runs them on its GPU nodes and asks for one. On a machine without a
@@ -41,6 +52,7 @@ wildcard_constraints:
     protocol=r"[A-Za-z0-9_.-]+",
     method=r"[A-Za-z0-9_.-]+",
     bits=r"\d+",
+    backbone=r"[a-z0-9]+",
     seed=r"\d+",
     resize=r"\d+",
 
@@ -51,8 +63,16 @@ def source_files(wildcards):
     return list(spec.get("lists", {}).values()) + ([spec["label_file"]] if "label_file" in spec else [])
 
 
-def protocol_json(wildcards):
-    return json.dumps(hbconfig.data_spec(CFG, wildcards.protocol), sort_keys=True)
+def split_json(wildcards):
+    return json.dumps(hbconfig.split_spec(CFG, wildcards.protocol), sort_keys=True)
+
+
+def cache_json(wildcards):
+    return json.dumps(hbconfig.cache_spec(CFG, wildcards.protocol), sort_keys=True)
+
+
+def features_json(wildcards):
+    return json.dumps(hbconfig.features_spec(CFG, wildcards.protocol), sort_keys=True)
 
 
 def run_json(wildcards):
@@ -73,6 +93,48 @@ def selection_input(wildcards):
 
 def selection_arg(wildcards, input):
     return f"--selection {input.selection}" if input.selection else ""
+
+
+def trainer_settings(protocol, method):
+    """A deep method's backbone, pretrained and weights on ``protocol`` (None for a shallow method)."""
+    cls = registry.get(method)
+    if not cls.is_deep:
+        return None
+    return {**cls.hyperparameters(), **hbconfig.method_params(CFG, protocol, method)}
+
+
+def pretrained_weights(protocol, method):
+    """The weights file a deep method's jobs on ``protocol`` read: its ``weights`` file, or the
+    backbone's ImageNet weights fetched by rule pretrained_weights; None without pretrained weights."""
+    settings = trainer_settings(protocol, method)
+    if not settings or not settings["pretrained"]:
+        return None
+    return settings["weights"] or layout.weights_file(settings["backbone"])
+
+
+def feature_weights(wildcards):
+    """The weights file of a protocol's fc7 features: its feature_weights, else AlexNet's ImageNet weights."""
+    return CFG["protocol_defs"][wildcards.protocol].get("feature_weights") or layout.weights_file("alexnet")
+
+
+def run_weights(wildcards):
+    return pretrained_weights(wildcards.protocol, wildcards.method) or []
+
+
+def weights_arg(wildcards, input):
+    return f"--weights {input.weights}" if input.weights else ""
+
+
+# a weights file the config names must exist before anything runs: one line naming it
+for _protocol in CFG["protocols"]:
+    _named = {f"protocol_defs.{_protocol}.feature_weights": CFG["protocol_defs"][_protocol].get("feature_weights")}
+    for _method in CFG["methods"]:
+        _settings = trainer_settings(_protocol, _method)
+        if _settings and _settings["pretrained"]:
+            _named[f"weights of {_method} on {_protocol}"] = _settings["weights"]
+    for _field, _file in _named.items():
+        if _file and not Path(_file).is_file():
+            raise WorkflowError(f"hashbench: config field {_field}: pretrained weights file not found: {_file}")
 
 
 def eval_json(wildcards):

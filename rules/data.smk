@@ -6,7 +6,7 @@ rule prepare_split:
     output:
         **SPLIT_FILES,
     params:
-        spec=protocol_json,
+        spec=split_json,
         out=subpath(output.meta, parent=True),
     log:
         layout.LOGS["prepare"],
@@ -26,9 +26,11 @@ rule image_cache:
     output:
         f"{DATA_DIR}/{layout.IMAGE_CACHE}",
     params:
-        spec=protocol_json,
+        spec=cache_json,
         data=subpath(input.meta, parent=True),
     threads: 4
+    resources:
+        **EXECUTION,
     log:
         layout.LOGS["image_cache"],
     benchmark:
@@ -37,7 +39,22 @@ rule image_cache:
         ENV
     shell:
         "python -m hashbench cache-images --data {params.data} --spec {params.spec:q} --out {output} "
-        "--threads {threads} > {log} 2>&1"
+        "--threads {threads} " + LOADER_ARGS + " > {log} 2>&1"
+
+
+rule pretrained_weights:
+    """A backbone's ImageNet weights from torchvision's cache (or a download, once) into a file under
+    data/weights/: an input of every job that reads them, which never fetches anything itself."""
+    output:
+        layout.WEIGHTS,
+    log:
+        layout.LOGS["weights"],
+    benchmark:
+        layout.benchmark_file("weights")
+    conda:
+        ENV
+    shell:
+        "python -m hashbench weights --backbone {wildcards.backbone} --out {output} > {log} 2>&1"
 
 
 rule features:
@@ -45,10 +62,14 @@ rule features:
     input:
         **SPLIT_FILES,
     output:
-        f"{DATA_DIR}/{layout.features_file('pixels')}",
+        features=f"{DATA_DIR}/{layout.features_file('pixels')}",
+        meta=f"{DATA_DIR}/{layout.features_meta_file('pixels')}",
     params:
-        spec=protocol_json,
+        spec=features_json,
         data=subpath(input.meta, parent=True),
+        weights="",
+    resources:
+        **EXECUTION,
     log:
         layout.LOGS["features"].replace("{kind}", "pixels"),
     benchmark:
@@ -56,19 +77,26 @@ rule features:
     conda:
         ENV
     shell:
-        "python -m hashbench features --data {params.data} --spec {params.spec:q} --out {output} "
-        "--threads {threads} > {log} 2>&1"
+        "python -m hashbench features --data {params.data} --spec {params.spec:q} --out {output.features} "
+        "--threads {threads} " + LOADER_ARGS + " {params.weights} > {log} 2>&1"
 
 
 use rule features as cnn_features with:
     input:
         **SPLIT_FILES,
         cache=image_cache,
+        weights=feature_weights,
     output:
-        f"{DATA_DIR}/{layout.features_file('alexnet-fc7')}",
+        features=f"{DATA_DIR}/{layout.features_file('alexnet-fc7')}",
+        meta=f"{DATA_DIR}/{layout.features_meta_file('alexnet-fc7')}",
+    params:
+        spec=features_json,
+        data=subpath(input.meta, parent=True),
+        weights=weights_arg,
     threads: 4
     resources:
         gpu=DEEP_GPU,
+        **EXECUTION,
     log:
         layout.LOGS["features"].replace("{kind}", "alexnet-fc7"),
     benchmark:

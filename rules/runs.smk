@@ -5,14 +5,17 @@ rule select:
         **SPLIT_FILES,
         features=train_features,
         images=train_images,
+        weights=run_weights,
     output:
         layout.SELECTION,
     params:
         spec=selection_json,
         data=subpath(input.meta, parent=True),
+        weights=weights_arg,
     threads: 1  # as train_gpu: a deep method's choice on a CPU depends on torch's threads
     resources:
         gpu=lambda wildcards: DEEP_GPU if is_deep(wildcards.method) else 0,
+        **EXECUTION,
     log:
         layout.LOGS["select"],
     benchmark:
@@ -21,7 +24,7 @@ rule select:
         ENV
     shell:
         "python -m hashbench select --spec {params.spec:q} --data {params.data} --out {output} "
-        "--threads {threads} > {log} 2>&1"
+        "--threads {threads} " + TRAINER_ARGS + " {params.weights} > {log} 2>&1"
 
 
 rule train:
@@ -32,6 +35,7 @@ rule train:
         features=train_features,
         images=train_images,
         selection=selection_input,
+        weights=run_weights,
     output:
         codes=f"{run_dir(deep=False)}/{layout.CODES}",
         run=f"{run_dir(deep=False)}/{layout.RUN_RECORD}",
@@ -40,7 +44,10 @@ rule train:
         data=subpath(input.meta, parent=True),
         out=subpath(output.run, parent=True),
         selection=selection_arg,
+        weights=weights_arg,
     threads: 1
+    resources:
+        **EXECUTION,
     log:
         layout.LOGS["train"],
     benchmark:
@@ -49,7 +56,7 @@ rule train:
         ENV
     shell:
         "python -m hashbench train --spec {params.spec:q} --data {params.data} --out {params.out} "
-        "--threads {threads} {params.selection} > {log} 2>&1"
+        "--threads {threads} {params.selection} " + TRAINER_ARGS + " {params.weights} > {log} 2>&1"
 
 
 use rule train as train_gpu with:
@@ -60,6 +67,7 @@ use rule train as train_gpu with:
     threads: 1  # on a CPU the codes depend on torch's threads: one, whatever --cores; profiles/gpu sets more
     resources:
         gpu=DEEP_GPU,
+        **EXECUTION,
 
 
 rule evaluate:

@@ -155,11 +155,11 @@ class ProtocolData:
         key = "paths" if self.files else "images"
         return io.load_npz(self.directory / DATASET, (key,))[key]
 
-    def deep_input(self, protocol_def: dict, threads: int | None = None):
+    def deep_input(self, protocol_def: dict, threads: int | None = None, workers: int | None = None):
         """What the deep methods train on: the protocol's image pipeline when it names one or reads
         image files, else its in-memory images as they are (``hashbench.deep.images``)."""
         if self.files or protocol_def.get("pipeline") is not None:
-            return self.pipeline_images(protocol_def.get("pipeline"), threads)
+            return self.pipeline_images(protocol_def.get("pipeline"), threads, workers)
         return self.array_images()
 
     def array_images(self):
@@ -170,14 +170,15 @@ class ProtocolData:
             raise HashbenchError(f"{self.directory}: source '{self.source}' is image files; they need a pipeline")
         return ArrayImages(self.items(), SOURCES[self.source].pixel_max)
 
-    def pipeline_images(self, pipeline: dict | None, threads: int | None = None):
+    def pipeline_images(self, pipeline: dict | None, threads: int | None = None, workers: int | None = None):
         """The images through the pipeline ``pipeline`` (defaults filled in: resize, crop, normalise)
-        with one loader worker per thread (``hashbench.config.loader_workers``); image files are read
-        from the protocol's image cache when the pipeline's ``cache`` is on and the cache is built."""
+        with ``workers`` loader processes, by default one per thread (``hashbench.config.loader_workers``;
+        a ``workers`` key of ``pipeline`` takes precedence); image files are read from the protocol's
+        image cache when the pipeline's ``cache`` is on and the cache is built."""
         from hashbench.deep.images import ImageCache, PipelineImages  # torch: only for deep methods
 
         spec = config.pipeline_spec(pipeline)
-        spec["workers"] = config.loader_workers(spec, threads)
+        spec["workers"] = config.loader_workers(spec.get("workers", workers), threads)
         items = self.items()
         cache = self.directory / image_cache_file(spec["resize"])
         if self.files and spec["cache"]:

@@ -1,14 +1,13 @@
 """Backbones by name: a small CNN for the embedded protocols, and torchvision's AlexNet / ResNets.
 
 ``create(name, pretrained, weights, in_channels, image_size)`` returns (module, feature dim).
-With ``pretrained`` the ImageNet weights come from ``weights`` (a saved state_dict) or, when that
-is None, torchvision's standard cache/download; if they cannot be loaded the run stops with an
-error, never continuing from random weights.
+With ``pretrained`` the ImageNet weights come from ``weights`` (a saved state_dict; in the workflow
+always a file, ``hashbench.deep.weights``) or, when that is None, torchvision's standard
+cache/download; if they cannot be loaded the run stops with an error, never continuing from random
+weights.
 """
 
 from __future__ import annotations
-
-from pathlib import Path
 
 import torch
 from torch import nn
@@ -59,26 +58,26 @@ class AlexNetFc7(nn.Module):
         return self.fc(torch.flatten(maps, 1))
 
 
-def _load_weights(model: nn.Module, name: str, weights) -> None:
-    if weights is not None:
-        path = Path(weights)
-        if not path.is_file():
-            raise HashbenchError(f"weights: pretrained weights file not found: {path}")
-        try:
-            state = torch.load(path, map_location="cpu", weights_only=True)
-            model.load_state_dict(state)
-        except Exception as exc:
-            raise HashbenchError(f"weights: {path} is not a {name} state_dict ({type(exc).__name__}: {exc})") from None
-        return
+def check_loads(name: str, state: dict, what: str) -> None:
+    """Raise one line naming ``what`` unless ``state`` is a state_dict of torchvision's ``name``."""
     import torchvision
 
     try:
-        state = torchvision.models.get_model_weights(name).DEFAULT.get_state_dict(progress=False)
+        torchvision.models.get_model(name, weights=None).load_state_dict(state)
     except Exception as exc:
-        raise HashbenchError(f"pretrained: the ImageNet weights of {name} could not be loaded from torchvision's "
-                             f"cache or download ({type(exc).__name__}: {exc}); set weights: PATH to a saved "
-                             "state_dict") from None
-    model.load_state_dict(state)
+        raise HashbenchError(f"weights: {what} is not a {name} state_dict ({type(exc).__name__}: "
+                             f"{str(exc).splitlines()[0]})") from None
+
+
+def _load_weights(model: nn.Module, name: str, weights) -> None:
+    from hashbench.deep import weights as files
+
+    state = files.torchvision_state(name) if weights is None else files.load(weights, name)
+    try:
+        model.load_state_dict(state)
+    except Exception as exc:
+        raise HashbenchError(f"weights: {weights or 'torchvision weights'} is not a {name} state_dict "
+                             f"({type(exc).__name__}: {str(exc).splitlines()[0]})") from None
 
 
 def create(name: str, pretrained: bool, weights, in_channels: int, image_size: tuple[int, int]):

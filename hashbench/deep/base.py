@@ -14,14 +14,18 @@ Hooks a subclass may override (tensors are torch tensors; torch is imported lazi
                                run.json under "diagnostics" (e.g. DNNH's dead outputs); default none
   validate()                   the hyperparameters' ranges (call super().validate() first), checked
                                when the config is read
-Training hyperparameters (shared): backbone, pretrained, weights, iterations, batch_size, lr (of
-the backbone; the hash layer learns ``head_lr_mult`` times faster: by default 10 with a pretrained
-backbone, as in the released code, and 1 when the backbone trains from scratch, where the 10x head
-destabilises training on the embedded protocols), momentum 0.9 with Nesterov (``nesterov``: the
-released PyTorch code; false for the released Caffe solver's plain momentum),
-weight_decay 5e-4, lr_step / lr_gamma (step decay), checkpoint_every, device ("auto": cuda if
-available, else cpu), as in the released HashNet code; the iteration count and batch size
-defaults are sized for the embedded protocols.
+The trainer's settings (``TRAINING``, shared by every deep method and written once in the config's
+``training`` block): backbone, pretrained, weights, iterations, batch_size, lr (of the backbone;
+the hash layer learns ``head_lr_mult`` times faster: by default 10 with a pretrained backbone, as in
+the released code, and 1 when the backbone trains from scratch, where the 10x head destabilises
+training on the embedded protocols), momentum 0.9 with Nesterov (``nesterov``: the released PyTorch
+code; false for the released Caffe solver's plain momentum), weight_decay 5e-4, lr_step / lr_gamma
+(step decay), tf32 (false: float32 throughout; true lets CUDA matrix products and convolutions use
+TF32), as in the released HashNet code; the iteration count and batch size defaults are sized for
+the embedded protocols. A method's own hyperparameters are the other ``__init__`` arguments.
+How the run executes (``execution``: device, checkpoint_every, history_every, workers; defaults
+``hashbench.config.EXECUTION_DEFAULTS``) is no hyperparameter: the runner sets it, run.json records
+it, and no result depends on it.
 """
 
 from __future__ import annotations
@@ -31,17 +35,19 @@ from pathlib import Path
 import numpy as np
 
 from hashbench.base import HashMethod, require_int, require_number
-from hashbench.errors import HashbenchError
+from hashbench.config import EXECUTION_DEFAULTS
 from hashbench.layout import CHECKPOINT, CONTINUOUS
 
 
 class DeepHashMethod(HashMethod):
     is_deep = True
     prepared: tuple[str, ...] = ()
+    TRAINING = ("backbone", "pretrained", "weights", "iterations", "batch_size", "lr", "head_lr_mult", "momentum",
+                "nesterov", "weight_decay", "lr_step", "lr_gamma", "tf32")
 
     def __init__(self, n_bits=32, seed=0, backbone="smallcnn", pretrained=False, weights=None, iterations=600,
                  batch_size=64, lr=0.01, head_lr_mult=None, momentum=0.9, nesterov=True, weight_decay=5e-4, lr_step=200,
-                 lr_gamma=0.5, checkpoint_every=100, device="auto"):
+                 lr_gamma=0.5, tf32=False):
         super().__init__(n_bits, seed)
         self.backbone = backbone
         self.pretrained = pretrained
@@ -55,9 +61,10 @@ class DeepHashMethod(HashMethod):
         self.weight_decay = weight_decay
         self.lr_step = lr_step
         self.lr_gamma = lr_gamma
-        self.checkpoint_every = checkpoint_every
-        self.device = device
+        self.tf32 = tf32
+        self.execution = dict(EXECUTION_DEFAULTS)  # set by the runner (hashbench.stages.train)
         self.checkpoint_path = None  # set by the runner: where to checkpoint and resume
+        self.weights_file = None  # set by the runner: the pretrained weights file (default: ``weights``)
 
     # --- hooks ---------------------------------------------------------------------------------
     def build_head(self, feature_dim: int):
@@ -85,7 +92,6 @@ class DeepHashMethod(HashMethod):
         super().validate()
         require_int("iterations", self.iterations, 1)
         require_int("batch_size", self.batch_size, 2)
-        require_int("checkpoint_every", self.checkpoint_every, 1)
         require_int("lr_step", self.lr_step, 1)
         require_number("lr", self.lr, lambda v: v > 0, "a positive learning rate")
         require_number("momentum", self.momentum, lambda v: 0 <= v < 1, "a number in [0, 1)")
@@ -93,8 +99,6 @@ class DeepHashMethod(HashMethod):
         require_number("lr_gamma", self.lr_gamma, lambda v: 0 < v <= 1, "a decay factor in (0, 1]")
         if self.head_lr_mult is not None:
             require_number("head_lr_mult", self.head_lr_mult, lambda v: v > 0, "a positive number or null")
-        if self.device not in ("auto", "cpu", "cuda"):
-            raise HashbenchError(f"device: expected 'auto', 'cpu' or 'cuda', got {self.device!r}")
 
     def head_lr(self) -> float:
         multiplier = self.head_lr_mult if self.head_lr_mult is not None else 10.0 if self.pretrained else 1.0
@@ -135,7 +139,7 @@ class DeepHashMethod(HashMethod):
 
         if threads:
             torch.set_num_threads(threads)
-        return data.deep_input(protocol_def, threads)
+        return data.deep_input(protocol_def, threads, self.execution["workers"])
 
     def start_run(self, out_dir: Path) -> None:
         self.checkpoint_path = Path(out_dir) / CHECKPOINT

@@ -8,16 +8,18 @@ import numpy as np
 import torch
 
 from hashbench.deep import backbones
-from hashbench.deep.loop import make_deterministic, outputs
+from hashbench.deep.loop import make_deterministic, outputs, resolve_device, set_precision
 
 log = logging.getLogger("hashbench")
 
 
-def alexnet_fc7(images, weights=None, batch_size: int = 256) -> np.ndarray:
-    """(N, 4096) float32 fc7 activations (after ReLU) of ``images`` (an image set); the weights come
-    from ``weights`` (a saved state_dict) or torchvision's ImageNet weights, else the run stops."""
+def alexnet_fc7(images, weights=None, device: str = "auto", batch_size: int = 256) -> tuple[np.ndarray, str]:
+    """(N, 4096) float32 fc7 activations (after ReLU) of ``images`` (an image set) in float32 on
+    ``device`` (an execution setting), and the device; the weights come from ``weights`` (a saved
+    state_dict) or torchvision's ImageNet weights, else the run stops."""
     network, _ = backbones.create("alexnet", True, weights, images.channels, images.size)
-    device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    make_deterministic(device)
-    log.info("extracting AlexNet fc7 features of %d images on %s", len(images), device)
-    return outputs(network.to(device).eval(), images, batch_size).astype(np.float32)
+    where = resolve_device(device)
+    make_deterministic(where)
+    set_precision(where, tf32=False)
+    log.info("extracting AlexNet fc7 features of %d images on %s", len(images), where)
+    return outputs(network.to(where).eval(), images, batch_size).astype(np.float32), str(where)

@@ -2,8 +2,7 @@
 
 ``ArrayImages``: in-memory images scaled to [0, 1], used as they are (the embedded protocols).
 ``PipelineImages``: image files, the protocol's image cache (``ImageCache``) or in-memory colour
-images, read by ``workers`` loader processes through the released code's pipeline
-(``hashbench.config.pipeline_spec``):
+images through the released code's pipeline (``hashbench.config.pipeline_spec``):
   training  resize to resize x resize, a random crop of crop x crop (``train_crop``:
             "random-resized", torchvision's RandomResizedCrop as in the released PyTorch code,
             default; or "random", a plain random crop as in the released Caffe code), random
@@ -12,7 +11,16 @@ images, read by ``workers`` loader processes through the released code's pipelin
             averaged over the four corner and centre crops and their flips (released test_10crop).
 Every random choice of the training pipeline is seeded by (run seed, iteration, position in the
 batch), so a run is reproducible whatever the number of workers. An image that fails to decode
-stops the run with its path.
+stops the run with its path. Two implementations (``augment``):
+  "device"  (default) a batch's resized uint8 images are gathered in a background thread (from the
+            cache: one indexed read of the memory map; else decoded and resized by ``workers``
+            loader processes), pinned, copied to the training device, and cropped, flipped and
+            normalised there as whole-batch tensor operations (``DeviceAugment``). The crop
+            parameters are drawn exactly as torchvision's transforms draw them under the same
+            sample seed, so "random" crops give the PIL path's tensors bit for bit;
+            "random-resized" interpolates the crop with torchvision's antialiased bilinear resize of
+            tensors, which differs from PIL's by rounding (README: GPU runs);
+  "pil"     every sample through PIL and torchvision's transforms in a loader process.
 ``ImageCache``: every image of a protocol decoded once and resized to resize x resize with the
 pipeline's own resize, stored as one uint8 (N, resize, resize, 3) .npy file and memory-mapped by
 each loader process. Reading a cached image gives the same pixels as decoding the file (the
@@ -22,12 +30,16 @@ with or without the cache.
 
 from __future__ import annotations
 
+import collections
+import math
+import threading
+from queue import Full, Queue
+
 import numpy as np
 import torch
 
+from hashbench.deep.augment import IMAGENET_MEAN, IMAGENET_STD, DeviceAugment, sample_seeds
 from hashbench.errors import HashbenchError
-
-IMAGENET_MEAN, IMAGENET_STD = (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)
 
 
 def as_image_set(X):
@@ -88,22 +100,25 @@ class ImageCache:
         return np.asarray(self.array[i])
 
 
-def resized_image(path: str, resize: int) -> np.ndarray:
-    """One image file decoded and resized as the pipeline does it, uint8 (resize, resize, 3)."""
+def resized_image(item, resize: int) -> np.ndarray:
+    """One image (a file's path or an (H, W, 3) uint8 array) decoded and resized as the pipeline
+    does it, uint8 (resize, resize, 3)."""
     from torchvision import transforms as T
 
-    return np.array(T.Resize((resize, resize))(_Decoded.open(path)))
+    return np.array(T.Resize((resize, resize))(_Decoded.as_pil(item)))
 
 
 class _Resized(torch.utils.data.Dataset):
-    def __init__(self, paths: np.ndarray, resize: int):
-        self.paths, self.resize = paths, resize
+    """Item i: ``source[i]`` (a path or an image array) resized to resize x resize, uint8 (R, R, 3)."""
+
+    def __init__(self, source, resize: int):
+        self.source, self.resize = source, resize
 
     def __len__(self):
-        return len(self.paths)
+        return len(self.source)
 
     def __getitem__(self, i):
-        return torch.from_numpy(resized_image(str(self.paths[i]), self.resize))
+        return torch.from_numpy(resized_image(self.source[int(i)], self.resize))
 
 
 def write_cache(paths: np.ndarray, resize: int, out, workers: int) -> None:
@@ -145,13 +160,17 @@ class _Decoded(torch.utils.data.Dataset):
         except Exception as exc:
             raise HashbenchError(f"{path}: cannot read the image ({type(exc).__name__}: {exc})") from None
 
-    def image(self, i: int):
+    @classmethod
+    def as_pil(cls, item):
+        """A PIL RGB image of an (H, W, 3) uint8 array or of an image file's path."""
         from PIL import Image
 
-        item = self.source[int(self.rows[i])]
         if isinstance(item, np.ndarray):
             return Image.fromarray(item).convert("RGB")
-        return self.open(str(item))
+        return cls.open(str(item))
+
+    def image(self, i: int):
+        return self.as_pil(self.source[int(self.rows[i])])
 
     def __getitem__(self, key):
         if not self.seeded:
@@ -164,7 +183,7 @@ class _Decoded(torch.utils.data.Dataset):
 
 class PipelineImages:
     """The images ``source[rows]``; ``source``: an array of paths, an ImageCache or an (N, H, W, 3)
-    uint8 array. ``pipeline["workers"]`` must be resolved to a number (``hashbench.config.workers``)."""
+    uint8 array. ``pipeline["workers"]`` must be resolved to a number (``hashbench.config.loader_workers``)."""
 
     def __init__(self, source, pipeline: dict, rows: np.ndarray | None = None):
         self.source, self.pipeline = source, pipeline
@@ -199,18 +218,128 @@ class PipelineImages:
     def train_batches(self, batches, device):
         """``batches`` (``hashbench.deep.loop.Batches``) yields (iteration, index array); each sample's
         augmentation is seeded by (the run's seed ``batches.seed``, iteration, position)."""
+        if self.pipeline["augment"] == "device":
+            yield from self._device_train_batches(batches, torch.device(device))
+            return
+
         def keys():
             for iteration, index in batches:
-                states = np.random.SeedSequence([batches.seed, iteration]).generate_state(len(index))
-                yield [(int(i), int(s)) for i, s in zip(index, states)]
+                yield [(int(i), int(s)) for i, s in zip(index, sample_seeds(batches.seed, iteration, len(index)))]
 
         for images, index in _reraise(self._loader(self._transforms(True), True, device, batch_sampler=keys())):
             yield index.numpy(), images.to(device, non_blocking=True, memory_format=torch.channels_last)
 
     def encode_batches(self, batch_size: int, device):
+        if self.pipeline["augment"] == "device":
+            yield from self._device_encode_batches(batch_size, torch.device(device))
+            return
         loader = self._loader(self._transforms(False), False, device, batch_size=batch_size, shuffle=False)
         for images in _reraise(loader):
             yield images.to(device, non_blocking=True)
+
+    # --- the device path -------------------------------------------------------------------------
+    def _direct(self) -> np.ndarray | None:
+        """The (N, R, R, 3) uint8 array a batch is one indexed read of (the cache, or images already
+        at the resize size), else None (files and images of other sizes are decoded and resized by
+        loader processes)."""
+        r = self.pipeline["resize"]
+        array = self.source.array if isinstance(self.source, ImageCache) else self.source
+        if isinstance(array, np.ndarray) and array.dtype == np.uint8 and array.shape[1:] == (r, r, 3):
+            return array
+        return None
+
+    def _resized(self, row_batches):
+        """(extra, uint8 (B, R, R, 3)) for each (extra, rows) of ``row_batches``, rows being positions in
+        this set, decoded and resized by the loader processes (the source is not ``_direct``)."""
+        pending = collections.deque()
+
+        def sampler():
+            for extra, rows in row_batches:
+                pending.append(extra)
+                yield self.rows[rows].tolist()
+
+        workers = self.pipeline["workers"]
+        loader = torch.utils.data.DataLoader(_Resized(self.source, self.pipeline["resize"]), batch_sampler=sampler(),
+                                             num_workers=workers, prefetch_factor=4 if workers else None)
+        for images in _reraise(loader):
+            yield pending.popleft(), images.numpy()
+
+    def _device_batches(self, row_batches, device: torch.device, on_cpu, on_device):
+        """``on_cpu(source, rows, extra)`` or ``on_device(uint8 images on the device, extra)`` of each
+        (extra, rows) of ``row_batches``, prepared in a background thread: on a CPU the whole batch
+        there, from the cache's memory map (or the decoded batch); for a GPU the batch's resized
+        images, one indexed read of the cache, pinned, then copied and transformed on the device."""
+        array = self._direct()
+        if array is not None:
+            batches = ((extra, array, self.rows[rows]) for extra, rows in row_batches)
+        else:
+            batches = ((extra, images, np.arange(len(images))) for extra, images in self._resized(row_batches))
+        cuda = device.type == "cuda"
+
+        def produce():
+            for extra, source, rows in batches:
+                if cuda:
+                    yield extra, torch.from_numpy(source[rows] if array is not None else source).pin_memory()
+                else:
+                    yield extra, on_cpu(source, rows, extra)
+
+        for extra, batch in background(produce()):
+            yield extra, on_device(batch.to(device, non_blocking=True), extra) if cuda else batch
+
+    def _device_train_batches(self, batches, device: torch.device):
+        augment = DeviceAugment(self.pipeline)
+        drawn = (((index, augment.draw(sample_seeds(batches.seed, iteration, len(index)))), index)
+                 for iteration, index in batches)
+        for (index, _), images in self._device_batches(
+                drawn, device, lambda source, rows, extra: augment.cpu_train(source, rows, extra[1]),
+                lambda images, extra: augment.train(images, extra[1])):
+            yield index, images
+
+    def _device_encode_batches(self, batch_size: int, device: torch.device):
+        augment = DeviceAugment(self.pipeline)
+        chunks = ((None, np.arange(i, min(i + batch_size, len(self)))) for i in range(0, len(self), batch_size))
+        for _, images in self._device_batches(chunks, device, lambda source, rows, _: augment.cpu_encode(source, rows),
+                                              lambda images, _: augment.encode(images)):
+            yield images
+
+
+def background(items, depth: int = 3):
+    """Iterate ``items`` in a background thread, up to ``depth`` ahead; an error there is raised here.
+    Closing this generator stops the thread."""
+    done, stop = object(), threading.Event()
+    queue = Queue(maxsize=depth)
+
+    def put(value) -> bool:
+        while not stop.is_set():
+            try:
+                queue.put(value, timeout=0.1)
+                return True
+            except Full:
+                continue
+        return False
+
+    def run():
+        try:
+            for value in items:
+                if not put((True, value)):
+                    return
+            put((True, done))
+        except BaseException as exc:  # noqa: BLE001 -- re-raised in the consumer
+            put((False, exc))
+
+    thread = threading.Thread(target=run, daemon=True, name="hashbench-batches")
+    thread.start()
+    try:
+        while True:
+            ok, value = queue.get()
+            if not ok:
+                raise value
+            if value is done:
+                return
+            yield value
+    finally:
+        stop.set()
+        thread.join(timeout=5)
 
 
 class _EachCrop:

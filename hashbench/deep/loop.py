@@ -18,10 +18,13 @@ from hashbench.errors import HashbenchError
 log = logging.getLogger("hashbench")
 
 
-def device_of(method) -> torch.device:
-    if method.device == "auto":
+def resolve_device(name: str) -> torch.device:
+    """An execution device setting ("auto": cuda if available, else cpu) as a torch device."""
+    if name == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    return torch.device(method.device)
+    if name == "cuda" and not torch.cuda.is_available():
+        raise HashbenchError("execution.device: 'cuda', but torch sees no CUDA device here; use 'auto' or 'cpu'")
+    return torch.device(name)
 
 
 class Network(torch.nn.Module):
@@ -35,7 +38,8 @@ class Network(torch.nn.Module):
 
 def build(method, X) -> Network:
     torch.manual_seed(method.seed)
-    body, dim = backbones.create(method.backbone, method.pretrained, method.weights, X.channels, X.size)
+    body, dim = backbones.create(method.backbone, method.pretrained, method.weights_file or method.weights, X.channels,
+                                 X.size)
     return Network(body, method.build_head(dim))
 
 
@@ -96,6 +100,17 @@ def restore(path: Path, network, optimizer, device: torch.device) -> dict:
     return state
 
 
+def set_precision(device: torch.device, tf32: bool) -> str:
+    """float32 throughout unless ``tf32`` lets CUDA's matrix products and convolutions round their
+    inputs to TF32 (torch leaves it on for cuDNN convolutions by default: set here either way).
+    Returns what ran, for run.json: "fp32", or "fp32 with TF32 matmul/conv" on CUDA."""
+    if device.type != "cuda":
+        return "fp32"
+    torch.backends.cuda.matmul.allow_tf32 = tf32
+    torch.backends.cudnn.allow_tf32 = tf32
+    return "fp32 with TF32 matmul/conv" if tf32 else "fp32"
+
+
 def make_deterministic(device: torch.device) -> None:
     """Deterministic kernels where torch has them. On CUDA: cuBLAS's fixed workspace
     (``CUBLAS_WORKSPACE_CONFIG``, read when cuBLAS starts, so set before any CUDA work unless the
@@ -146,13 +161,39 @@ class NondeterministicOps(warnings.catch_warnings):
         return False
 
 
+class History:
+    """The loss history, one [iteration, J(g), L(h)] row every ``every`` iterations and at the last:
+    the losses stay on the device and are read back in one transfer when ``rows`` is asked for (a
+    log line, a checkpoint, the end), so that training never waits for the device in between."""
+
+    def __init__(self, rows: list, every: int, last: int):
+        self._rows, self.every, self.last, self._pending = rows, every, last, []
+
+    def records(self, iteration: int) -> bool:
+        """Whether the row of 0-based ``iteration`` is recorded (its L(h) evaluated)."""
+        return (iteration + 1) % self.every == 0 or iteration + 1 == self.last
+
+    def add(self, iteration: int, loss, binary_loss) -> None:
+        self._pending.append((iteration + 1, torch.stack([loss.detach(), binary_loss.detach()])))
+
+    @property
+    def rows(self) -> list:
+        if self._pending:
+            values = torch.stack([v for _, v in self._pending]).double().cpu().tolist()
+            self._rows.extend([it, *v] for (it, _), v in zip(self._pending, values))
+            self._pending = []
+        return self._rows
+
+
 def train(method, X, Y: np.ndarray) -> None:
     """Fit ``method`` (a DeepHashMethod) on the image set X (``hashbench.deep.images``) and labels Y; sets
-    network_ and loss_history_ (one [iteration, J(g), L(h)] row per iteration). Resumes from
-    method.checkpoint_path."""
-    device = device_of(method)
+    network_ and loss_history_ (``History``: one [iteration, J(g), L(h)] row every
+    ``execution["history_every"]`` iterations). Resumes from method.checkpoint_path."""
+    execution = method.execution
+    device = resolve_device(execution["device"])
     make_deterministic(device)
     method.device_ = str(device)
+    method.precision_ = set_precision(device, method.tf32)
     method.threads_ = torch.get_num_threads()  # CPU results depend on it: recorded in run.json
     rng = np.random.default_rng(method.seed)
     network = build(method, X).to(device, memory_format=torch.channels_last)
@@ -162,26 +203,28 @@ def train(method, X, Y: np.ndarray) -> None:
                      (head_params, method.head_lr())],
                     momentum=method.momentum, nesterov=method.nesterov and method.momentum > 0,
                     weight_decay=method.weight_decay, lr_step=method.lr_step, lr_gamma=method.lr_gamma)
-    history, start = [], 0
+    rows, start = [], 0
     checkpoint = Path(method.checkpoint_path) if method.checkpoint_path else None
 
-    def save(iteration: int, numpy_state: dict) -> None:
+    def save(iteration: int, numpy_state: dict, history_rows: list) -> None:
         prepared = {name: getattr(method, name) for name in method.prepared}
-        _save_checkpoint(checkpoint, checkpoint_state(network, optimizer, device, numpy_state, history, iteration,
+        _save_checkpoint(checkpoint, checkpoint_state(network, optimizer, device, numpy_state, history_rows, iteration,
                                                       prepared))
 
     if checkpoint is not None and checkpoint.exists():
         state = restore(checkpoint, network, optimizer, device)
         rng.bit_generator.state = state["numpy_rng"]
-        history, start = state["history"], state["iteration"]
+        rows, start = state["history"], state["iteration"]
         for name, value in state["prepared"].items():
             setattr(method, name, value)
         log.info("resuming from %s at iteration %d", checkpoint, start)
     else:
         method.prepare(Y, rng)
         if checkpoint is not None and method.prepared:  # a costly preparation is not redone after a kill
-            save(0, rng.bit_generator.state)
+            save(0, rng.bit_generator.state, rows)
     labels = torch.from_numpy(Y).to(device)
+    history = History(rows, execution["history_every"], method.iterations)
+    every = execution["checkpoint_every"]
     network.train()
     bar = tqdm(range(start, method.iterations), initial=start, total=method.iterations, desc=method.name,
                disable=None, mininterval=2.0)
@@ -189,23 +232,25 @@ def train(method, X, Y: np.ndarray) -> None:
     with NondeterministicOps() as nondeterministic:
         for it, (index, images) in zip(bar, X.train_batches(batches, device)):
             z = network(images)
-            batch_labels, batch_index = labels[index], torch.from_numpy(index).to(device)
+            batch_index = torch.from_numpy(index).to(device, non_blocking=True)
+            batch_labels = labels[batch_index]
             loss = method.loss(method.activation(z, it), batch_labels, batch_index)
             optimizer.zero_grad()
             loss.backward()
             optimizer.step()
-            with torch.no_grad():
-                binary_loss = method.loss(method.binarize(z), batch_labels, batch_index)
-            history.append([it + 1, loss.item(), binary_loss.item()])
-            bar.set_postfix(loss=f"{history[-1][1]:.4f}", refresh=False)
+            if history.records(it):
+                with torch.no_grad():
+                    history.add(it, loss, method.loss(method.binarize(z), batch_labels, batch_index))
             if (it + 1) % 50 == 0 or it + 1 == method.iterations:
-                log.info("iteration %d loss J(g) %.6f L(h) %.6f", *history[-1])
-            if checkpoint is not None and ((it + 1) % method.checkpoint_every == 0 or it + 1 == method.iterations):
+                last = history.rows[-1] if history.rows else [it + 1, float("nan"), float("nan")]
+                bar.set_postfix(loss=f"{last[1]:.4f}", refresh=False)
+                log.info("iteration %d loss J(g) %.6f L(h) %.6f", *last)
+            if checkpoint is not None and ((it + 1) % every == 0 or it + 1 == method.iterations):
                 # the last one too: a job killed while encoding resumes with training done; the runner
                 # removes the checkpoint once the codes are written
-                save(it + 1, batches.state_before(it + 1))
+                save(it + 1, batches.state_before(it + 1), history.rows)
     method.network_ = network.eval()
-    method.loss_history_ = history
+    method.loss_history_ = history.rows
     method.nondeterministic_ = nondeterministic.ops
 
 

@@ -8,18 +8,22 @@ the database, and each combination is scored by the MAP@R of the protocol (R at 
 that database). The best score wins; ties go to the combination listed first. selection.json
 records every score and the choice; every run of the method on the protocol then trains with it
 (``hashbench.stages.train.chosen_params``) and its run.json says so. The test split is never read.
+A killed selection resumes: each candidate's score is kept in a working folder beside the output
+(``<method>.work/``, with the spec it was made for) as soon as it is known, and a deep candidate
+checkpoints its training there as ``train`` does; the folder is removed once selection.json is written.
 """
 
 from __future__ import annotations
 
 import itertools
 import logging
+import shutil
 import time
 from pathlib import Path
 
 import numpy as np
 
-from hashbench import io
+from hashbench import config, io
 from hashbench.data import splits
 from hashbench.errors import HashbenchError
 from hashbench.metrics import evaluate
@@ -43,21 +47,44 @@ def candidates(grid: dict) -> list[dict]:
     return [dict(zip(names, values)) for values in itertools.product(*(grid[name] for name in names))]
 
 
-def select(spec: dict, data_dir, out_path, threads: int | None = None) -> dict:
+def work_dir(out_path, spec: dict) -> Path:
+    """The selection's working folder, emptied when it was made for another spec."""
+    work = Path(out_path).with_suffix(".work")
+    digest = config.digest(spec)
+    if work.exists() and (not (work / "spec").exists() or (work / "spec").read_text() != digest):
+        shutil.rmtree(work)
+    work.mkdir(parents=True, exist_ok=True)
+    (work / "spec").write_text(digest)
+    return work
+
+
+def select(spec: dict, data_dir, out_path, threads: int | None = None, execution: dict | None = None,
+           weights=None) -> dict:
     """Score every candidate of ``spec`` (``hashbench.config.selection_spec``) and write selection.json."""
-    from hashbench.stages.train import method_and_inputs
+    from hashbench.stages.train import method_and_inputs, resolve_weights
 
     data = splits.load(data_dir)
     fit_idx, val_idx = holdout(data.split["train"], spec["validation"], spec["seed"])
     topk = min(spec["topk"], fit_idx.size)
+    work = work_dir(out_path, spec)
     scores = []
-    for params in candidates(spec["grid"]):
+    for i, params in enumerate(candidates(spec["grid"])):
+        done = work / f"candidate{i}.json"
+        if done.exists():
+            scores.append(io.read_json(done))
+            log.info("%s on %s, %s: validation MAP@%d %.4f (scored before the job was stopped)", spec["method"],
+                     spec["protocol"], params, topk, scores[-1]["map"])
+            continue
         start = time.perf_counter()
-        method, features = method_and_inputs(spec, data, {**spec["params"], **params}, threads)
+        method, features = method_and_inputs(spec, data, {**spec["params"], **params}, threads, execution)
+        resolve_weights(method, weights)
+        method.start_run(work / f"candidate{i}")
         method.fit(features[fit_idx], data.labels[fit_idx])
         query, database = method.encode(features[val_idx]), method.encode(features[fit_idx])
         value = evaluate(query, database, data.labels[val_idx], data.labels[fit_idx], topk, precision_at=())["map"]
         scores.append({"params": params, "map": float(value), "seconds": time.perf_counter() - start})
+        io.write_json(done, scores[-1])
+        method.end_run(work / f"candidate{i}")
         log.info("%s on %s, %s: validation MAP@%d %.4f", spec["method"], spec["protocol"], params, topk, value)
     best = max(range(len(scores)), key=lambda i: (scores[i]["map"], -i))
     record = {"protocol": spec["protocol"], "method": spec["method"], "bits": spec["bits"], "seed": spec["seed"],
@@ -66,4 +93,5 @@ def select(spec: dict, data_dir, out_path, threads: int | None = None) -> dict:
               "scores": scores, "chosen": scores[best]["params"]}
     log.info("chosen: %s", record["chosen"])
     io.write_json(Path(out_path), record)
+    shutil.rmtree(work)
     return record

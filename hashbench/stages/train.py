@@ -27,10 +27,26 @@ def _check_codes(codes, n_rows: int, n_bits: int, what: str) -> np.ndarray:
     return codes.astype(np.int8)
 
 
-def method_and_inputs(spec: dict, data: splits.ProtocolData, params: dict, threads: int | None):
-    """The run's method with ``params`` and what it fits and encodes (``HashMethod.inputs``)."""
+def method_and_inputs(spec: dict, data: splits.ProtocolData, params: dict, threads: int | None,
+                      execution: dict | None = None):
+    """The run's method with ``params``, set to run as ``execution`` says (``hashbench.config.execution``;
+    default ``EXECUTION_DEFAULTS``), and what it fits and encodes (``HashMethod.inputs``)."""
     method = registry.create(spec["method"], spec["bits"], spec["seed"], params)
+    method.execution = {**config.EXECUTION_DEFAULTS, **(execution or {})}
     return method, method.inputs(data, spec["protocol_def"], threads)
+
+
+def resolve_weights(method, weights) -> dict | None:
+    """Point a pretrained deep method at the weights file ``weights`` (the workflow's input; else its
+    ``weights`` hyperparameter's file); their record for run.json (None: no pretrained weights, or
+    torchvision's read by the method itself outside the workflow)."""
+    if not (method.is_deep and method.pretrained):
+        return None
+    if weights is not None:
+        method.weights_file = str(weights)
+    from hashbench.deep.weights import record
+
+    return record(method.weights_file or method.weights)
 
 
 def chosen_params(spec: dict, selection_path) -> tuple[dict, dict]:
@@ -45,13 +61,17 @@ def chosen_params(spec: dict, selection_path) -> tuple[dict, dict]:
     return {**spec["params"], **chosen["chosen"]}, {"file": str(selection_path), **chosen}
 
 
-def train(spec: dict, data_dir, out_dir, threads: int | None = None, selection=None) -> dict:
+def train(spec: dict, data_dir, out_dir, threads: int | None = None, selection=None, execution: dict | None = None,
+          weights=None) -> dict:
     """Fit the method on the training split, encode queries and database, store codes and run.json;
-    with ``selection`` (a selection.json) the hyperparameters chosen there replace the configured ones."""
+    with ``selection`` (a selection.json) the hyperparameters chosen there replace the configured ones.
+    ``execution``: how the run executes (recorded, no part of its identity); ``weights``: the
+    pretrained weights file a deep method reads (``hashbench.deep.weights``)."""
     out_dir = Path(out_dir)
     data = splits.load(data_dir)
     params, selected = chosen_params(spec, selection)
-    method, features = method_and_inputs(spec, data, params, threads)
+    method, features = method_and_inputs(spec, data, params, threads, execution)
+    weights_record = resolve_weights(method, weights)
     method.start_run(out_dir)
     train_idx = data.split["train"]
     log.info("fitting %s (%d bits, seed %d) on %d training items of %s", spec["method"], spec["bits"],
@@ -89,6 +109,9 @@ def train(spec: dict, data_dir, out_dir, threads: int | None = None, selection=N
         "loss_history": history,
         "device": device,
         "threads": run_threads,
+        "execution": method.execution if method.is_deep else {},
+        "precision": getattr(method, "precision_", None),
+        "weights": weights_record,
         "machine": machine.record(device, run_threads, getattr(method, "nondeterministic_", None)),
         "diagnostics": getattr(method, "diagnostics_", {}),
         "health": run_health,

@@ -236,10 +236,16 @@ def test_cnnh_resume_keeps_stage1(digits, tmp_path, monkeypatch):
     from hashbench.methods.cnnh import CNNH
 
     x, y = digits
-    params = dict(iterations=20, batch_size=16, checkpoint_every=10, device="cpu")
-    whole = CNNH(16, 0, **params).fit(x, y)
+    params, execution = dict(iterations=20, batch_size=16), dict(checkpoint_every=10, device="cpu")
 
-    killed = CNNH(16, 0, **params)
+    def cnnh():
+        method = CNNH(16, 0, **params)
+        method.execution.update(execution)
+        return method
+
+    whole = cnnh().fit(x, y)
+
+    killed = cnnh()
     killed.checkpoint_path = tmp_path / "checkpoint.pt"
 
     def interrupted(*args):
@@ -250,7 +256,7 @@ def test_cnnh_resume_keeps_stage1(digits, tmp_path, monkeypatch):
         killed.fit(x, y)
     assert torch.load(killed.checkpoint_path, weights_only=False)["iteration"] == 0
 
-    resumed = CNNH(16, 0, **params)
+    resumed = cnnh()
     resumed.checkpoint_path = killed.checkpoint_path
     monkeypatch.setattr(resumed, "prepare", lambda *args: pytest.fail("stage 1 ran again"))
     resumed.fit(x, y)
@@ -261,16 +267,15 @@ def test_cnnh_resume_keeps_stage1(digits, tmp_path, monkeypatch):
 
 def run_train(spec, data_dir, out_dir, env):
     return subprocess.Popen([sys.executable, "-m", "hashbench", "train", "--spec", json.dumps(spec), "--data",
-                             str(data_dir), "--out", str(out_dir), "--threads", "1"], env=env,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                             str(data_dir), "--out", str(out_dir), "--threads", "1", "--checkpoint-every", "10",
+                             "--device", "cpu"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
 
 @pytest.mark.slow
 def test_killed_run_resumes_to_identical_weights(digits_dir, tmp_path, cli_env, default_config):
     from hashbench import config
 
-    cfg = config.validate({**default_config, "method_params": {"HashNet": {
-        "iterations": 400, "batch_size": 32, "checkpoint_every": 10, "device": "cpu"}}})
+    cfg = config.validate({**default_config, "method_params": {"HashNet": {"iterations": 400, "batch_size": 32}}})
     spec = config.run_spec(cfg, "digits", "HashNet", 16, 0)
     assert run_train(spec, digits_dir, tmp_path / "whole", cli_env).wait() == 0
     killed = run_train(spec, digits_dir, tmp_path / "resumed", cli_env)
@@ -427,8 +432,8 @@ def test_a_job_killed_while_encoding_does_not_train_again(digits_dir, tmp_path, 
     from hashbench.stages import train as train_stage
     from hashbench.deep.base import DeepHashMethod
 
-    cfg = config.validate({**default_config, "method_params": {"HashNet": {
-        "iterations": 30, "batch_size": 16, "checkpoint_every": 10, "device": "cpu"}}})
+    cfg = config.validate({**default_config, "method_params": {"HashNet": {"iterations": 30, "batch_size": 16}},
+                           "execution": {"checkpoint_every": 10, "device": "cpu"}})
     spec = config.run_spec(cfg, "digits", "HashNet", 8, 0)
 
     def killed(self, X):
@@ -437,11 +442,12 @@ def test_a_job_killed_while_encoding_does_not_train_again(digits_dir, tmp_path, 
     with monkeypatch.context() as patch:
         patch.setattr(DeepHashMethod, "encode_with_continuous", killed)
         with pytest.raises(KeyboardInterrupt):
-            train_stage.train(spec, digits_dir, tmp_path / "run")
+            train_stage.train(spec, digits_dir, tmp_path / "run", execution=cfg["execution"])
     checkpoint = tmp_path / "run" / "checkpoint.pt"
     assert torch.load(checkpoint, weights_only=False)["iteration"] == 30
     with caplog.at_level("INFO", logger="hashbench"):
-        record = train_stage.train(spec, digits_dir, tmp_path / "run")
+        record = train_stage.train(spec, digits_dir, tmp_path / "run", execution=cfg["execution"])
+    assert record["execution"] == cfg["execution"]
     assert "at iteration 30" in caplog.text and len(record["loss_history"]) == 30
     assert (tmp_path / "run" / "codes.npz").exists() and not checkpoint.exists()
     whole = train_stage.train(spec, digits_dir, tmp_path / "whole")

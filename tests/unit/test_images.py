@@ -84,10 +84,9 @@ def test_the_image_cache_gives_the_same_batches_as_the_files(toy_data, tmp_path)
 def test_loader_workers_follow_the_jobs_threads():
     from hashbench import config
 
-    pipeline = config.pipeline_spec(None)
-    assert config.loader_workers(pipeline, 6) == 6
-    assert config.loader_workers({**pipeline, "workers": 0}, 6) == 0
-    assert config.loader_workers(pipeline, None) >= 1
+    assert config.loader_workers(None, 6) == 6  # execution.workers: null
+    assert config.loader_workers(0, 6) == 0
+    assert config.loader_workers(None, None) >= 1
 
 
 def test_encoding_uses_the_centre_crop_or_ten_crops(toy_data):
@@ -115,7 +114,7 @@ def test_a_corrupt_image_found_during_training_stops_the_run_with_its_path(toy_d
 def test_hashnet_trains_and_encodes_from_image_files(toy_data):
     _, spec, data = toy_data
     source = data.pipeline_images(spec["pipeline"])
-    method = registry.create("HashNet", 8, 0, {"iterations": 15, "batch_size": 8, "checkpoint_every": 5})
+    method = registry.create("HashNet", 8, 0, {"iterations": 15, "batch_size": 8})
     method.fit(source[data.split["train"]], data.labels[data.split["train"]])
     codes = method.encode(source[data.split["query"]])
     assert codes.shape == (6, 8) and set(np.unique(codes)) <= {-1, 1}
@@ -161,10 +160,11 @@ def test_a_run_interrupted_while_the_loader_prefetches_resumes_to_the_same_codes
     _, spec, data = toy_data
     source = data.pipeline_images({"resize": 36, "crop": 32, "workers": 2})
     train, query = source[data.split["train"]], source[data.split["query"]]
-    params = {"iterations": 12, "batch_size": 8, "checkpoint_every": 5, "device": "cpu"}
+    params = {"iterations": 12, "batch_size": 8}
 
     def fit(path):
         method = registry.create("HashNet", 8, 0, params)
+        method.execution.update(checkpoint_every=5, device="cpu")
         method.checkpoint_path = path
         return method.fit(train, data.labels[data.split["train"]])
 

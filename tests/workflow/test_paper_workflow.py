@@ -66,11 +66,12 @@ def test_smoke_run_of_an_image_list_protocol_gives_codes_metrics_and_a_table_row
     torch.save(torchvision.models.alexnet().state_dict(), tmp_path / "alexnet.pt")  # stands in for ImageNet weights
     config = {
         "protocols": ["toy"], "methods": ["HashNet", "ITQ"], "bits": [8], "seeds": [0],
-        "method_params": {"HashNet": {"iterations": 12, "batch_size": 8, "checkpoint_every": 5}},
+        "method_params": {"HashNet": {"iterations": 12, "batch_size": 8}},
+        "execution": {"checkpoint_every": 5, "workers": 1},
         "figures": {"methods": ["HashNet"], "tsne_points": 20},
         "protocol_defs": {"toy": {
             "source": "image-lists", "lists": lists, "path_prefix": PREFIX, "image_root": str(tmp_path / "toy/images"),
-            "pipeline": {"resize": 72, "crop": 64, "workers": 1}, "features": "alexnet-fc7",
+            "pipeline": {"resize": 72, "crop": 64}, "features": "alexnet-fc7",
             "feature_weights": str(tmp_path / "alexnet.pt"), "labels": "single", "topk": 20, "seed": 0}},
     }
     out = snakemake(tmp_path, cli_env, "results/table1.csv", config=config)

@@ -23,8 +23,8 @@ TINY = {
     "methods": ["ITQ", "LSH", "COORD", "HashNet", "FLAT"],
     "bits": [8, 16],
     "seeds": [0, 1],
-    "method_params": {"ITQ": {"n_iter": 50}, "HashNet": {"iterations": 20, "checkpoint_every": 5},
-                      "FLAT": {"iterations": 20}},
+    "method_params": {"ITQ": {"n_iter": 50}, "HashNet": {"iterations": 20}, "FLAT": {"iterations": 20}},
+    "execution": {"checkpoint_every": 5},
     "figures": {"tsne_points": 100},
     "selection": {"grid": {"HashNet": {"lr": [0.001, 0.01]}}},
 }
@@ -256,7 +256,7 @@ def test_a_killed_snakemake_is_unlocked_and_the_same_command_resumes_training(tm
     """SIGKILL leaves Snakemake's lock behind: ``snakemake --unlock``, then the same command, and the
     killed training job resumes from its checkpoint (profiles/default: rerun-incomplete)."""
     config = {**TINY, "methods": ["HashNet"], "bits": [8], "seeds": [0], "selection": {},
-              "method_params": {"HashNet": {"iterations": 300, "checkpoint_every": 10}}}
+              "method_params": {"HashNet": {"iterations": 300}}, "execution": {"checkpoint_every": 10}}
     run = tmp_path / "results/runs/digits/HashNet/8bits/seed0"
     job = subprocess.Popen(snakemake_command(tmp_path, "results/table1.csv", config=config), env=cli_env,
                            cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)

@@ -49,6 +49,10 @@ def validate(config: dict) -> dict:
     for key in ("bits", "seeds"):  # snakemake --config 'bits=[16,32]' passes list items as strings
         if isinstance(cfg.get(key), list):
             cfg[key] = [int(v) if isinstance(v, str) and v.strip().isdigit() else v for v in cfg[key]]
+    for name, spec in (cfg.get("protocol_defs") or {}).items():
+        if isinstance(spec, dict) and isinstance(spec.get("pipeline"), dict) and "workers" in spec["pipeline"]:
+            raise HashbenchError(f"config field 'protocol_defs.{name}.pipeline.workers': an execution setting, which no "
+                                 "result depends on: set execution.workers instead")
     schema = _schema()
     error = jsonschema.exceptions.best_match(jsonschema.Draft7Validator(schema).iter_errors(cfg))
     if error is not None:

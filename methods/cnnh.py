@@ -43,4 +43,6 @@ class CNNH(DeepHashMethod):
         self.targets_ = torch.from_numpy(sign(H).astype(np.float32))
 
     def loss(self, codes, labels, index):
-        return ((codes - self.targets_.to(codes.device)[index]) ** 2).mean()
+        if getattr(self, "_targets", None) is None or self._targets.device != codes.device:
+            self._targets = self.targets_.to(codes.device)  # once, not at every step
+        return ((codes - self._targets[index]) ** 2).mean()

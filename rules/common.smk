@@ -145,11 +145,16 @@ def is_deep(method):
     return registry.get(method).is_deep
 
 
-def run_dir(deep):
-    """RUN_DIR restricted to the configured deep (GPU) or shallow (CPU) methods, so that each kind
-    has its own training rule and a cluster profile can send them to different partitions."""
+def of_kind(path, deep):
+    """A path template with its {method} restricted to the configured deep (GPU) or shallow (CPU)
+    methods, so that each kind has its own training and selection rule and a cluster profile can
+    send them to different partitions."""
     names = [m for m in CFG["methods"] if is_deep(m) == deep]
-    return RUN_DIR.replace("{method}", "{method,%s}" % ("|".join(map(re.escape, names)) or "(?!)"))
+    return path.replace("{method}", "{method,%s}" % ("|".join(map(re.escape, names)) or "(?!)"))
+
+
+def run_dir(deep):
+    return of_kind(RUN_DIR, deep)
 
 
 def train_features(wildcards):

@@ -7,14 +7,13 @@ rule select:
         images=train_images,
         weights=run_weights,
     output:
-        layout.SELECTION,
+        of_kind(layout.SELECTION, deep=False),
     params:
         spec=selection_json,
         data=subpath(input.meta, parent=True),
         weights=weights_arg,
-    threads: 1  # as train_gpu: a deep method's choice on a CPU depends on torch's threads
+    threads: 1
     resources:
-        gpu=lambda wildcards: DEEP_GPU if is_deep(wildcards.method) else 0,
         **EXECUTION,
     log:
         layout.LOGS["select"],
@@ -25,6 +24,15 @@ rule select:
     shell:
         "python -m hashbench select --spec {params.spec:q} --data {params.data} --out {output} "
         "--threads {threads} " + TRAINER_ARGS + " {params.weights} > {log} 2>&1"
+
+
+use rule select as select_gpu with:
+    output:
+        of_kind(layout.SELECTION, deep=True),
+    threads: 1  # as train_gpu: a deep method's choice on a CPU depends on torch's threads
+    resources:
+        gpu=DEEP_GPU,
+        **EXECUTION,
 
 
 rule train:

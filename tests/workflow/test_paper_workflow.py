@@ -35,7 +35,7 @@ def test_dry_run_of_the_paper_config_lists_every_table_job(tmp_path, cli_env):
     assert int(stats["train"]) + int(stats["train_gpu"]) == int(stats["evaluate"]) == 168
     assert stats["train_gpu"] == str(3 * 6 * 4) and stats["cnn_features"] == "3"  # deep jobs ask for a GPU
     assert stats["image_cache"] == "3"  # each protocol's images decoded once, for every deep job
-    assert stats["select"] == str(3 * 3)  # the baselines' learning rate, once per protocol
+    assert stats["select_gpu"] == str(3 * 3)  # the baselines' learning rate, once per protocol, on the GPU
 
 
 def test_the_pytorch_solver_file_merges_over_the_paper_config():

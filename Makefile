@@ -7,7 +7,7 @@ TARGET ?= results/table1.csv
 BIN := $(abspath $(VENV))/bin
 export PATH := $(BIN):$(PATH)
 
-.PHONY: benchmark test test-isa lint env
+.PHONY: benchmark test test-isa rehearsal lint env
 
 env: $(VENV)/.installed
 
@@ -29,6 +29,12 @@ ISAS ?= SSE41 AVX2
 test-isa: env
 	@for isa in $(ISAS); do echo "== DNNL_MAX_CPU_ISA=$$isa"; \
 	  DNNL_MAX_CPU_ISA=$$isa python -m pytest -q tests/unit || exit 1; done
+
+# The paper's GPU path rehearsed on this CPU: JPEG files in the released list format, AlexNet from a
+# weights file, image cache, fc7 features, selection, all 14 methods, Tables 1 and 2, and the dry runs
+# that must have nothing (or only the deep training) to do (tests/workflow/test_rehearsal.py).
+rehearsal: env
+	python -m pytest -q -s -m rehearsal tests/workflow/test_rehearsal.py
 
 lint: env
 	snakemake --lint

@@ -56,3 +56,46 @@ def test_a_selection_for_another_method_is_refused(tmp_path):
         chosen_params(spec, tmp_path / "s.json")
     assert chosen_params({**spec, "method": "DHN", "params": {"lr": 1, "iterations": 5}}, tmp_path / "s.json")[0] == {
         "lr": 0.1, "iterations": 5}
+
+
+def test_a_killed_selection_resumes_from_its_scores_and_its_checkpoint(digits_dir, default_config, tmp_path,
+                                                                      monkeypatch):
+    """A deep selection keeps each candidate's score and checkpoints its training in <method>.work/;
+    killed during the second candidate's training it resumes there: the first is not trained again,
+    the second continues from its checkpoint, and the record equals an uninterrupted selection's."""
+    from hashbench.deep import loop
+
+    cfg = config.validate({**default_config, "protocols": ["digits"], "bits": [8],
+                           "method_params": {"HashNet": {"iterations": 30, "batch_size": 16}},
+                           "selection": {"grid": {"HashNet": {"lr": [0.001, 0.01]}}, "validation": 0.2}})
+    spec = config.selection_spec(cfg, "digits", "HashNet")
+    execution = {"device": "cpu", "checkpoint_every": 10}
+    whole = selection.select(spec, digits_dir, tmp_path / "whole.json", execution=execution)
+
+    save, calls = loop._save_checkpoint, []
+
+    def save_then_die(path, state):
+        save(path, state)
+        calls.append(path)
+        if "candidate1" in str(path) and state["iteration"] == 20:
+            raise KeyboardInterrupt
+
+    monkeypatch.setattr(loop, "_save_checkpoint", save_then_die)
+    out = tmp_path / "HashNet.json"
+    with pytest.raises(KeyboardInterrupt):
+        selection.select(spec, digits_dir, out, execution=execution)
+    work = tmp_path / "HashNet.work"
+    assert (work / "candidate0.json").is_file() and (work / "candidate1" / "checkpoint.pt").is_file()
+    assert not out.exists()
+    calls.clear()
+    resumed = selection.select(spec, digits_dir, out, execution=execution)
+    assert all("candidate1" in str(path) for path in calls)  # candidate 0 was not trained again
+    assert [s["params"] for s in resumed["scores"]] == [s["params"] for s in whole["scores"]]
+    assert [s["map"] for s in resumed["scores"]] == [s["map"] for s in whole["scores"]]
+    assert resumed["chosen"] == whole["chosen"] and not work.exists()
+    # a working folder left by another spec is not reused
+    monkeypatch.setattr(loop, "_save_checkpoint", save)
+    work.mkdir()
+    (work / "spec").write_text("another")
+    (work / "candidate0.json").write_text(json.dumps({"params": {"lr": 0.001}, "map": 2.0, "seconds": 0}))
+    assert selection.select(spec, digits_dir, out, execution=execution)["scores"][0]["map"] < 1

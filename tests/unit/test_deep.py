@@ -468,3 +468,18 @@ def test_dnnh_reports_its_dead_outputs(digits):
     assert model.diagnostics_["dead_fraction"] == pytest.approx(dead, abs=1e-3)
     assert 0 < dead < 1
     assert registry.create("HashNet", 8, 0, {}).diagnostics(np.zeros((2, 8))) == {}
+
+
+@pytest.mark.slow
+def test_the_gpu_check_resumes_a_killed_alexnet_run_to_the_same_codes_on_a_cpu():
+    """bench/gpu_check.py's smoke form: AlexNet from a weights file, the cache through the device path,
+    SIGKILLed after its first checkpoint and resumed; without a GPU the full form says so."""
+    out = subprocess.run([sys.executable, "bench/gpu_check.py", "--device", "cpu", "--images", "32", "--iterations",
+                          "4", "--batch", "8", "--kill-at", "2", "--resize", "72", "--crop", "64"],
+                         capture_output=True, text=True, cwd=ROOT)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert "resumed codes equal the uninterrupted run's: yes (0 of 2048 bits differ)" in out.stdout
+    assert "killed at the iteration-2 checkpoint and resumed: 2 more iterations" in out.stdout
+    if not torch.cuda.is_available():
+        gpu = subprocess.run([sys.executable, "bench/gpu_check.py"], capture_output=True, text=True, cwd=ROOT)
+        assert gpu.returncode == 2 and gpu.stdout.startswith("no GPU available")

@@ -26,7 +26,7 @@ from test_workflow import snakemake
 
 pytestmark = [pytest.mark.slow, pytest.mark.rehearsal]  # make rehearsal; not in make test (CI's time)
 
-CLASSES, PER_CLASS = 10, 20
+CLASSES, PER_CLASS = 10, 16
 
 
 def write_photos(root):
@@ -53,17 +53,17 @@ def write_photos(root):
 def rehearsal_config(tmp_path):
     items = write_photos(tmp_path / "images")
     query = [it for it in items if int(it[0].rsplit("/", 1)[1][:3]) < 5]   # 50 queries
-    database = [it for it in items if it not in query]                      # 150
-    train = database[::2]                                                   # 75, in the database as released
+    database = [it for it in items if it not in query]                      # 110
+    train = database[::2]                                                   # 55, in the database as released
     lists = {name: str(write_list(tmp_path / "lists" / f"{name}.txt", part, CLASSES, PREFIX).relative_to(tmp_path))
              for name, part in (("query", query), ("database", database), ("train", train))}
     cfg = yaml.safe_load((ROOT / "config" / "paper.yaml").read_text())
     protocol = {**cfg["protocol_defs"]["imagenet100"], "lists": lists, "path_prefix": PREFIX,
-                "image_root": "images", "sizes": {"query": 50, "train": 75}, "topk": 100}
+                "image_root": "images", "sizes": {"query": 50, "train": 55}, "topk": 100}
     cfg.update({"protocols": ["rehearsal"], "bits": [16], "protocol_defs": {"rehearsal": protocol}})
     cfg["training"].update({"iterations": 4, "batch_size": 8})  # a rehearsal of the path, not of the training
-    cfg["method_params"].update({"KSH": {"n_anchors": 50},       # at most the 75 training items
-                                 "SH-BDNN": {"lbfgs_iter": 10}})  # 4,096-d features on 2 cores
+    cfg["method_params"].update({"KSH": {"n_anchors": 50},       # at most the 55 training items
+                                 "SH-BDNN": {"lbfgs_iter": 5, "max_rounds": 2}})  # 4,096-d features, 2 cores
     cfg["selection"]["grid"] = {m: {"lr": [1.0e-4, 1.0e-3]} for m in cfg["selection"]["grid"]}
     cfg["execution"].update({"checkpoint_every": 2, "history_every": 2})
     return cfg
@@ -94,7 +94,7 @@ def test_the_paper_path_runs_end_to_end_on_a_cpu_and_re_runs_only_what_changed(t
     assert torch.load(weights, weights_only=True).keys() == torch.load(cached, weights_only=True).keys()
     features = json.loads((tmp_path / "data/rehearsal/features-alexnet-fc7.json").read_text())
     assert features["weights"] == {"file": "data/weights/alexnet-imagenet.pt", "sha256": sha}
-    assert features["shape"] == [200, 4096] and features["pipeline"] == {"resize": 256, "crop": 224,
+    assert features["shape"] == [160, 4096] and features["pipeline"] == {"resize": 256, "crop": 224,
                                                                          "ten_crop": False}
     for method in ("HashNet", "DHN", "DNNH", "CNNH", "HashNet-W", "HashNet-C"):
         run = json.loads((tmp_path / f"results/runs/rehearsal/{method}/16bits/seed0/run.json").read_text())

@@ -32,8 +32,8 @@ EXECUTION = {
     "run_history_every": CFG["execution"]["history_every"],
 }
 LOADER_ARGS = "--device {resources.run_device} --workers {resources.run_workers}"
-TRAINER_ARGS = (LOADER_ARGS + " --checkpoint-every {resources.run_checkpoint_every}"
-                " --history-every {resources.run_history_every}")
+TRAINER_ARGS = (f"{LOADER_ARGS} --checkpoint-every {{resources.run_checkpoint_every}} "
+                "--history-every {resources.run_history_every}")
 # Deep jobs hold one unit of the "gpu" resource where a GPU will run them, so that a profile's
 # `resources: gpu: 1` (profiles/default, profiles/gpu) lets one at a time have it; a cluster
 # executor (profiles/slurm) runs them on its GPU nodes and asks for one. On a machine without a

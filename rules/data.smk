@@ -38,8 +38,8 @@ rule image_cache:
     conda:
         ENV
     shell:
-        "python -m hashbench cache-images --data {params.data} --spec {params.spec:q} --out {output} "
-        "--threads {threads} " + LOADER_ARGS + " > {log} 2>&1"
+        f"python -m hashbench cache-images --data {{params.data}} --spec {{params.spec:q}} --out {{output}} "
+        f"--threads {{threads}} {LOADER_ARGS} > {{log}} 2>&1"
 
 
 rule pretrained_weights:
@@ -77,8 +77,8 @@ rule features:
     conda:
         ENV
     shell:
-        "python -m hashbench features --data {params.data} --spec {params.spec:q} --out {output.features} "
-        "--threads {threads} " + LOADER_ARGS + " {params.weights} > {log} 2>&1"
+        f"python -m hashbench features --data {{params.data}} --spec {{params.spec:q}} --out {{output.features}} "
+        f"--threads {{threads}} {LOADER_ARGS} {{params.weights}} > {{log}} 2>&1"
 
 
 use rule features as cnn_features with:

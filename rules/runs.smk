@@ -22,8 +22,8 @@ rule select:
     conda:
         ENV
     shell:
-        "python -m hashbench select --spec {params.spec:q} --data {params.data} --out {output} "
-        "--threads {threads} " + TRAINER_ARGS + " {params.weights} > {log} 2>&1"
+        f"python -m hashbench select --spec {{params.spec:q}} --data {{params.data}} --out {{output}} "
+        f"--threads {{threads}} {TRAINER_ARGS} {{params.weights}} > {{log}} 2>&1"
 
 
 use rule select as select_gpu with:
@@ -63,8 +63,8 @@ rule train:
     conda:
         ENV
     shell:
-        "python -m hashbench train --spec {params.spec:q} --data {params.data} --out {params.out} "
-        "--threads {threads} {params.selection} " + TRAINER_ARGS + " {params.weights} > {log} 2>&1"
+        f"python -m hashbench train --spec {{params.spec:q}} --data {{params.data}} --out {{params.out}} "
+        f"--threads {{threads}} {{params.selection}} {TRAINER_ARGS} {{params.weights}} > {{log}} 2>&1"
 
 
 use rule train as train_gpu with:

@@ -96,7 +96,7 @@ def selection_arg(wildcards, input):
 
 
 def trainer_settings(protocol, method):
-    """A deep method's backbone, pretrained and weights on ``protocol`` (None for a shallow method)."""
+    """A deep method's hyperparameters on ``protocol``, defaults filled in (None for a shallow method)."""
     cls = registry.get(method)
     if not cls.is_deep:
         return None

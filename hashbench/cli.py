@@ -91,10 +91,11 @@ def _evaluate(args):
 
 
 def _tables(args):
-    from hashbench.stages import reproduction, tables
+    from hashbench.stages import claims, reproduction, tables
 
     spec = {**args.spec, "partial": args.partial or args.spec.get("partial", False)}
     tables.build(spec, args.metrics, args.out)
+    claims.build(spec, args.metrics, args.out)
     reproduction.build(spec, args.metrics, args.out)
 
 

@@ -42,6 +42,7 @@ SELECTION = "results/selection/{protocol}/{method}.json"
 
 TABLES = ("table1", "table2")
 METRICS_TABLE = "metrics.csv"
+CLAIMS = "claims"  # the paper's claims tested on the runs (.csv, .md; hashbench.stages.claims)
 
 FIGURE_DIR = "figures/{protocol}"
 METRIC_FIGURES = ("precision", "search")  # drawn from the runs' metrics

@@ -1,6 +1,6 @@
 rule tables:
     """Tables 1 and 2 (MAP mean/std over seeds, the paper's value beside ours), every run's metrics,
-    and the reproduction report against the shipped reference run (hashbench/stages/reproduction.py)."""
+    the paper's claims tested on the runs (hashbench/stages/claims.py) and the reproduction report against the shipped reference run (hashbench/stages/reproduction.py)."""
     input:
         metrics=metrics_files(CFG["protocols"], CFG["seeds"]),
         reference=shipped_references(),
@@ -12,6 +12,8 @@ rule tables:
         metrics=report(f"{TABLES_DIR}/{layout.METRICS_TABLE}", caption="../report/metrics.rst", category="Tables"),
         reproduction=report(f"{TABLES_DIR}/reproduction.csv", caption="../report/reproduction.rst", category="Tables"),
         reproduction_md=f"{TABLES_DIR}/reproduction.md",
+        claims=report(f"{TABLES_DIR}/{layout.CLAIMS}.csv", caption="../report/claims.rst", category="Tables"),
+        claims_md=f"{TABLES_DIR}/{layout.CLAIMS}.md",
     params:
         spec=json.dumps(hbconfig.tables_spec(CFG), sort_keys=True),
         out=subpath(output.table1, parent=True),

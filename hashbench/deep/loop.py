@@ -254,13 +254,24 @@ def train(method, X, Y: np.ndarray) -> None:
     method.nondeterministic_ = nondeterministic.ops
 
 
-def forward(method, X, batch_size: int = 256) -> np.ndarray:
+ENCODE_BATCH = {"cpu": 64}  # images per encoding batch by device type; 256 elsewhere
+
+
+def encode_batch_size(device: torch.device) -> int:
+    """How many images a trained network encodes at once: 64 on a CPU, where a batch's activations
+    then stay in the caches (the small CNN encodes about twice as fast as in batches of 256, with the
+    same outputs: bench/bench_encode.py), 256 on an accelerator."""
+    return ENCODE_BATCH.get(device.type, 256)
+
+
+def forward(method, X) -> np.ndarray:
     """Hash-layer outputs z of the trained network."""
-    return outputs(method.network_, X, batch_size)
+    network = method.network_
+    return outputs(network, X, encode_batch_size(next(network.parameters()).device))
 
 
 @torch.no_grad()
-def outputs(network, X, batch_size: int = 256) -> np.ndarray:
+def outputs(network, X, batch_size: int) -> np.ndarray:
     """A network's outputs on an image set, in batches on the network's device; for ten crops per
     image (N, 10, C, H, W) the mean over the crops."""
     from hashbench.deep.images import as_image_set

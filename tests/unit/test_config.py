@@ -15,7 +15,7 @@ def test_default_config_is_valid(default_config):
 
 @pytest.mark.parametrize("change, message", [
     ({"methods": ["ITQ", "FOO"]}, "config field 'methods[1]': unknown method 'FOO'; available: "),
-    ({"protocols": ["imagenet"]}, "config field 'protocols[0]': unknown protocol 'imagenet'; defined: digits, mnist-multi, mnist-pairs, mnist5k, mnist5k-unseen"),
+    ({"protocols": ["imagenet"]}, "config field 'protocols[0]': unknown protocol 'imagenet'; defined: digits, fashion, fashion-unseen, mnist-multi, mnist-pairs, mnist5k, mnist5k-unseen"),
     ({"bits": [16, 200]}, "config field 'bits[1]': 200 is greater than the maximum of 128; expected an integer in 1..128"),
     ({"bits": [0]}, "config field 'bits[0]': 0 is less than the minimum of 1"),
     ({"bits": 16}, "config field 'bits': 16 is not of type 'array'"),

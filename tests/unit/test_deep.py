@@ -483,3 +483,19 @@ def test_the_gpu_check_resumes_a_killed_alexnet_run_to_the_same_codes_on_a_cpu()
     if not torch.cuda.is_available():
         gpu = subprocess.run([sys.executable, "bench/gpu_check.py"], capture_output=True, text=True, cwd=ROOT)
         assert gpu.returncode == 2 and gpu.stdout.startswith("no GPU available")
+
+
+def test_the_encoding_batch_does_not_change_the_codes():
+    """The CPU encodes in smaller batches than an accelerator (hashbench.deep.loop.encode_batch_size):
+    each image's outputs do not depend on the batch it is in."""
+    from hashbench.deep.images import ArrayImages
+    from hashbench.deep.loop import encode_batch_size, outputs
+
+    assert encode_batch_size(torch.device("cpu")) == 64 and encode_batch_size(torch.device("cuda")) == 256
+    torch.manual_seed(0)
+    network = torch.nn.Sequential(backbones.SmallCNN(1, (28, 28)), torch.nn.Linear(256, 32)).eval()
+    images = ArrayImages(np.random.default_rng(0).integers(0, 256, (300, 28, 28), dtype=np.uint8), 255.0)
+    z = {batch: outputs(network, images, batch) for batch in (256, 64, 7)}
+    for batch in (64, 7):
+        np.testing.assert_array_equal(z[batch] >= 0, z[256] >= 0)
+        np.testing.assert_allclose(z[batch], z[256], rtol=0, atol=1e-6)

@@ -291,3 +291,27 @@ def test_tsne_uses_at_most_ten_classes_and_is_seeded():
     again, _ = figures.tsne_points(labels, 100, seed=3)
     assert np.array_equal(index, again) and index.size == 100 and classes.max() <= 9
     assert not set(index) & set(range(5))
+
+
+def test_claims_name_the_comparison_its_direction_and_the_test(runs, tmp_path):
+    from hashbench.stages import claims
+
+    rng = np.random.default_rng(3)
+    base = rng.uniform(0.3, 0.9, 40)
+    _set_per_query(runs, "toy", "HashNet", 16, lambda s: base + 0.1)       # far above the others
+    _set_per_query(runs, "toy", "DHN", 16, lambda s: base)
+    _set_per_query(runs, "toy", "LSH", 16, lambda s: base + 0.2)           # the only shallow method: above HashNet
+    _set_per_query(runs, "toy", "HashNet-W", 16, lambda s: base + 0.1 - 0.001 * (s - 1))  # level with HashNet
+    out = claims.build(spec(), metrics_files(runs), tmp_path / "out")
+    got = {(r["claim"], r["b"]): r for r in out if r["protocol"] == "toy" and r["bits"] == 16}
+    assert got["HashNet > strongest baseline", "LSH"]["verdict"] == "reversed"
+    assert got["HashNet > DHN", "DHN"]["verdict"] == "holds" and got["HashNet > DHN", "DHN"]["p_value"] < 0.01
+    assert got["HashNet > HashNet-W", "HashNet-W"]["verdict"] == "level"
+    assert got["DHN > best shallow", "LSH"]["verdict"] == "reversed"
+    assert not any(r["a"] in ("DNNH", "CNNH") or r["b"] in ("DNNH", "CNNH") for r in out)  # not configured
+    row = got["HashNet > DHN", "DHN"]
+    assert row["map_a"] - row["map_b"] == pytest.approx(0.1)
+    md = (tmp_path / "out" / "claims.md").read_text()
+    line = next(x for x in md.splitlines() if x.startswith("| HashNet > strongest baseline |"))
+    assert line.split(" | ")[1].startswith("reversed (LSH, ")
+    assert read_csv(tmp_path / "out" / "claims.csv")[0]["claim"] == "HashNet > strongest baseline"

@@ -259,8 +259,8 @@ ENCODE_BATCH = {"cpu": 64}  # images per encoding batch by device type; 256 else
 
 def encode_batch_size(device: torch.device) -> int:
     """How many images a trained network encodes at once: 64 on a CPU, where a batch's activations
-    then stay in the caches (the small CNN encodes about twice as fast as in batches of 256, with the
-    same outputs: bench/bench_encode.py), 256 on an accelerator."""
+    stay in the caches (same outputs as in batches of 256; speed: bench/bench_encode.py), 256 on an
+    accelerator."""
     return ENCODE_BATCH.get(device.type, 256)
 
 

@@ -3,10 +3,11 @@
 Built-ins are the HashMethod subclasses defined in the modules of the ``hashbench.methods``
 package (the top-level ``methods/`` folder). Third-party packages declare theirs under the
 entry-point group ``hashbench.methods`` (``NAME = "package.module:Class"``); the entry-point name
-must equal the class's ``name``. Method modules import heavy dependencies (torch, numba, scipy)
+must equal the class's ``name`` and may not be a built-in's. Method modules import heavy dependencies (torch, numba, scipy)
 where they use them, so that listing methods stays cheap: Snakemake builds its DAG from it and every
-job lists methods. A module or plugin that fails to import does not hide the others: it is reported
-(``broken()``, ``hashbench methods``) and named in the error of any lookup that might have wanted it.
+job lists methods. A module or plugin that fails to import, or a plugin that breaks those rules, does not hide the
+others: it is reported (``broken()``, ``hashbench methods``) and named in the error of any lookup
+that might have wanted it.
 """
 
 from __future__ import annotations
@@ -40,45 +41,53 @@ def _builtin(broken: dict[str, str]) -> dict[str, type[HashMethod]]:
     return found
 
 
-def _plugins(broken: dict[str, str]) -> dict[str, type[HashMethod]]:
+def _plugins(broken: dict[str, str], builtin: dict[str, type[HashMethod]]) -> dict[str, type[HashMethod]]:
+    """The entry points' classes by name. One that fails to import, is not a HashMethod whose
+    ``name`` is the entry point's, or takes a built-in's name is reported in ``broken`` and
+    skipped; the others load."""
     found = {}
     for ep in entry_points(group=ENTRY_POINT_GROUP):
+        where = f"plugin {ep.name} = {ep.value}"
         try:
             cls = ep.load()
         except Exception as exc:
-            broken[f"plugin {ep.name} = {ep.value}"] = f"{type(exc).__name__}: {exc}"
+            broken[where] = f"{type(exc).__name__}: {exc}"
             continue
-        if not (inspect.isclass(cls) and issubclass(cls, HashMethod)) or getattr(cls, "name", None) != ep.name:
-            raise HashbenchError(f"entry point '{ep.name} = {ep.value}' in group {ENTRY_POINT_GROUP}: expected a "
-                                 f"HashMethod subclass whose name is '{ep.name}'")
-        found[ep.name] = cls
+        if not (inspect.isclass(cls) and issubclass(cls, HashMethod)):
+            broken[where] = f"expected a HashMethod subclass, got {cls!r}"
+        elif getattr(cls, "name", None) != ep.name:
+            broken[where] = (f"the entry point's name must be the class's name, which is "
+                             f"{getattr(cls, 'name', None)!r}")
+        elif ep.name in builtin:
+            taken = builtin[ep.name]
+            broken[where] = (f"the name clashes with the built-in {ep.name} "
+                             f"({taken.__module__}:{taken.__qualname__}); the built-in is used")
+        else:
+            found[ep.name] = cls
     return found
 
 
 @functools.cache
 def _scan() -> tuple[dict[str, type[HashMethod]], dict[str, str]]:
     broken: dict[str, str] = {}
-    builtin, plugins = _builtin(broken), _plugins(broken)
-    clash = sorted(set(builtin) & set(plugins))
-    if clash:
-        raise HashbenchError(f"plugin method name(s) {', '.join(clash)} clash with built-in methods")
-    return {**builtin, **plugins}, broken
+    builtin = _builtin(broken)
+    return {**builtin, **_plugins(broken, builtin)}, broken
 
 
 def methods() -> dict[str, type[HashMethod]]:
-    """Every registered method by name; a plugin may not shadow a built-in."""
+    """Every registered method by name; a plugin never shadows a built-in (it is reported instead)."""
     return _scan()[0]
 
 
 def broken() -> dict[str, str]:
-    """The method modules and plugins that failed to import, with their error."""
+    """The method modules and plugins that failed to import or to register, with their error."""
     return _scan()[1]
 
 
 def get(name: str, field: str = "method") -> type[HashMethod]:
     found, failed = _scan()
     if name not in found:
-        hint = "".join(f"; {where} failed to import ({error})" for where, error in failed.items())
+        hint = "".join(f"; {where} not loaded ({error})" for where, error in failed.items())
         raise HashbenchError(f"config field '{field}': unknown method '{name}'; available: "
                              f"{', '.join(sorted(found))}{hint}")
     return found[name]

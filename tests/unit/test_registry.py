@@ -27,11 +27,31 @@ def test_entry_point_plugin_is_registered(plugin_on_path):
     assert "COORD" in registry.methods() and "ITQ" in registry.methods()
 
 
-def test_plugin_may_not_shadow_a_builtin(plugin_on_path):
+def test_a_plugin_named_like_a_builtin_is_reported_naming_both_and_the_others_load(plugin_on_path):
+    (plugin_on_path / "hb_clash_plugin.py").write_text(
+        "from hb_coord_plugin import CoordinateHash\n\n\nclass FakeITQ(CoordinateHash):\n    name = 'ITQ'\n")
     ep = plugin_on_path / "hb_coord_plugin-0.1.dist-info" / "entry_points.txt"
-    ep.write_text("[hashbench.methods]\nITQ = hb_coord_plugin:CoordinateHash\n")
-    with pytest.raises(HashbenchError, match="entry point 'ITQ = hb_coord_plugin:CoordinateHash'"):
-        registry.methods()
+    ep.write_text("[hashbench.methods]\nITQ = hb_clash_plugin:FakeITQ\nCOORD = hb_coord_plugin:CoordinateHash\n")
+    found = registry.methods()
+    assert found["ITQ"].__module__ == "hashbench.methods.itq" and "COORD" in found and "LSH" in found
+    assert registry.broken() == {"plugin ITQ = hb_clash_plugin:FakeITQ": (
+        "the name clashes with the built-in ITQ (hashbench.methods.itq:ITQ); the built-in is used")}
+
+
+def test_a_plugin_whose_entry_point_name_differs_from_its_class_is_reported_like_an_import_failure(
+        plugin_on_path, cli_env):
+    ep = plugin_on_path / "hb_coord_plugin-0.1.dist-info" / "entry_points.txt"
+    ep.write_text("[hashbench.methods]\nCOORDS = hb_coord_plugin:CoordinateHash\nFLAT = hb_coord_plugin:FlatLoss\n")
+    assert "FLAT" in registry.methods() and "ITQ" in registry.methods() and "COORDS" not in registry.methods()
+    why = "the entry point's name must be the class's name, which is 'COORD'"
+    assert registry.broken() == {"plugin COORDS = hb_coord_plugin:CoordinateHash": why}
+    with pytest.raises(HashbenchError, match=r"unknown method 'COORDS'; .*plugin COORDS = "
+                                             r"hb_coord_plugin:CoordinateHash not loaded \(the entry point's"):
+        registry.get("COORDS")
+    env = {**cli_env, "PYTHONPATH": str(plugin_on_path)}
+    out = subprocess.run([sys.executable, "-m", "hashbench", "methods"], capture_output=True, text=True, env=env)
+    assert out.returncode == 0 and "FLAT" in out.stdout and "ITQ" in out.stdout
+    assert f"not loaded: plugin COORDS = hb_coord_plugin:CoordinateHash: {why}" in out.stderr
 
 
 def test_listing_methods_does_not_import_torch():
@@ -47,7 +67,7 @@ def test_a_plugin_that_fails_to_import_is_named_and_the_others_still_load(plugin
     assert "ITQ" in registry.methods() and "COORD" not in registry.methods()
     assert registry.broken() == {"plugin COORD = hb_broken_plugin:CoordinateHash": "ImportError: no module named faiss"}
     with pytest.raises(HashbenchError, match=r"unknown method 'COORD'; available: .*ITQ.*; plugin COORD = "
-                                             r"hb_broken_plugin:CoordinateHash failed to import \(ImportError: no "
+                                             r"hb_broken_plugin:CoordinateHash not loaded \(ImportError: no "
                                              r"module named faiss\)"):
         registry.get("COORD")
     env = {**cli_env, "PYTHONPATH": str(plugin_on_path)}
@@ -70,7 +90,7 @@ def test_a_builtin_module_that_fails_to_import_is_named(monkeypatch):
     monkeypatch.setattr(registry.importlib, "import_module", failing)
     try:
         assert "ITQ" in registry.methods() and "LSH" not in registry.methods()
-        with pytest.raises(HashbenchError, match=r"unknown method 'LSH'.*methods/lsh.py failed to import "
+        with pytest.raises(HashbenchError, match=r"unknown method 'LSH'.*methods/lsh.py not loaded "
                                                  r"\(SyntaxError: invalid syntax \(lsh.py, line 3\)\)"):
             registry.get("LSH")
     finally:

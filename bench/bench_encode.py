@@ -46,9 +46,9 @@ def main() -> None:
             best = min(best, time.perf_counter() - start)
         if first is None:
             first = (batch, best, z)
-        same = np.array_equal(z, first[2])
+        same, same_codes = np.array_equal(z, first[2]), np.array_equal(z >= 0, first[2] >= 0)
         print(f"batch {batch:5d}: {args.images / best:8.0f} images/s  {first[1] / best:5.2f}x batch {first[0]}  "
-              f"outputs {'identical' if same else 'DIFFER'} (codes {'identical' if np.array_equal(z >= 0, first[2] >= 0) else 'DIFFER'})")
+              f"outputs {'identical' if same else 'DIFFER'} (codes {'identical' if same_codes else 'DIFFER'})")
 
 
 if __name__ == "__main__":

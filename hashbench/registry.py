@@ -3,11 +3,11 @@
 Built-ins are the HashMethod subclasses defined in the modules of the ``hashbench.methods``
 package (the top-level ``methods/`` folder). Third-party packages declare theirs under the
 entry-point group ``hashbench.methods`` (``NAME = "package.module:Class"``); the entry-point name
-must equal the class's ``name`` and may not be a built-in's. Method modules import heavy dependencies (torch, numba, scipy)
-where they use them, so that listing methods stays cheap: Snakemake builds its DAG from it and every
-job lists methods. A module or plugin that fails to import, or a plugin that breaks those rules, does not hide the
-others: it is reported (``broken()``, ``hashbench methods``) and named in the error of any lookup
-that might have wanted it.
+must equal the class's ``name`` and may not be a built-in's. Method modules import heavy
+dependencies (torch, numba, scipy) where they use them, so that listing methods stays cheap:
+Snakemake builds its DAG from it and every job lists methods. A module or plugin that fails to
+import, or a plugin that breaks those rules, does not hide the others: it is reported
+(``broken()``, ``hashbench methods``) and named in the error of any lookup that might have wanted it.
 """
 
 from __future__ import annotations

@@ -105,7 +105,8 @@ def read_idx(path: Path) -> np.ndarray:
     shape = tuple(int(d) for d in np.frombuffer(data, ">i4", count=data[3], offset=4))
     body = np.frombuffer(data, np.uint8, offset=4 + 4 * data[3])
     if body.size != int(np.prod(shape)):
-        raise HashbenchError(f"{path}: the header says {shape} ({int(np.prod(shape))} bytes), the file holds {body.size}")
+        raise HashbenchError(f"{path}: the header says {shape} ({int(np.prod(shape))} bytes), "
+                             f"the file holds {body.size}")
     return body.reshape(shape)
 
 
@@ -126,7 +127,8 @@ def _fashion_mnist(protocol, spec):
     explicit = spec.get("root")
     root = Path(explicit or (FASHION_DEBIAN if FASHION_DEBIAN.is_dir() else "data/downloads"))
     names = [name for pair in FASHION_FILES.values() for name in pair]
-    if any(_idx_file(root, name) is None for name in names) and explicit is None and root != FASHION_DEBIAN:
+    found = {name: _idx_file(root, name) for name in names}
+    if None in found.values() and explicit is None and root != FASHION_DEBIAN:
         try:
             from torchvision.datasets import FashionMNIST
 
@@ -134,7 +136,7 @@ def _fashion_mnist(protocol, spec):
                 FashionMNIST(root, train=train, download=True)
         except Exception:  # offline, or no torchvision: the message below names both ways
             pass
-    found = {name: _idx_file(root, name) for name in names}
+        found = {name: _idx_file(root, name) for name in names}
     missing = [name for name, path in found.items() if path is None]
     if missing:
         raise HashbenchError(f"protocol_defs.{protocol}.root: Fashion-MNIST's {missing[0]}[.gz] is not in {root}; "

@@ -254,14 +254,11 @@ def train(method, X, Y: np.ndarray) -> None:
     method.nondeterministic_ = nondeterministic.ops
 
 
-ENCODE_BATCH = {"cpu": 64}  # images per encoding batch by device type; 256 elsewhere
-
-
 def encode_batch_size(device: torch.device) -> int:
     """How many images a trained network encodes at once: 64 on a CPU, where a batch's activations
     stay in the caches (same outputs as in batches of 256; speed: bench/bench_encode.py), 256 on an
     accelerator."""
-    return ENCODE_BATCH.get(device.type, 256)
+    return 64 if device.type == "cpu" else 256
 
 
 def forward(method, X) -> np.ndarray:

@@ -7,7 +7,7 @@ TARGET ?= results/table1.csv
 BIN := $(abspath $(VENV))/bin
 export PATH := $(BIN):$(PATH)
 
-.PHONY: benchmark quick test test-isa rehearsal lint env
+.PHONY: benchmark quick later example test test-isa rehearsal lint env
 
 env: $(VENV)/.installed
 
@@ -25,8 +25,19 @@ benchmark: env
 quick: env
 	snakemake --cores $(CORES) --configfile config/quick.yaml
 
+# Four methods published after HashNet with it and the classifier floor (config/later.yaml):
+# results/later/table1.md, claims.md and figures/later/; HashNet's runs are the benchmark's.
+later: env
+	snakemake --cores $(CORES) all figures --configfile config/later.yaml
+
 test: env
 	python -m pytest
+
+# The plugin tutorial's package (examples/hashbench-dpsh) installed into this environment, then its
+# tests: the conformance check, DPSH's loss and bank, and a tiny workflow with it, killed and resumed.
+example: env
+	python -m pip install --quiet -e examples/hashbench-dpsh
+	python -m pytest -q examples/hashbench-dpsh/tests
 
 # The unit tests (every test that trains) again on other oneDNN kernels: results differ in the
 # last bits between instruction sets, so the training tests must hold on each (README: tests on any CPU).

@@ -16,7 +16,7 @@ by the stages (``Path(data_dir) / SPLIT``).
   results/table1.csv|md, table2.csv|md, metrics.csv   (the folder: config tables.out, default results)
   results/reproduction.csv|md          the cells against the shipped reference run (hashbench/reference/runs)
   results/reference/<protocol>.json|npz   the configured runs as a reference run (snakemake reference)
-  figures/<protocol>/<figure>.png|pdf|csv
+  figures/<protocol>/<figure>.png|pdf|csv   FIGURE_DIR (the folder: config figures.out, default figures)
   figures/imbalance.png|pdf|csv        IMBALANCE_FIGURE: HashNet - HashNet-W against the pair ratio
   logs/<step>/...log                   one log per job
   benchmarks/<step>/...tsv             one wall-time and memory record per job
@@ -44,7 +44,7 @@ TABLES = ("table1", "table2")
 METRICS_TABLE = "metrics.csv"
 CLAIMS = "claims"  # the paper's claims tested on the runs (.csv, .md; hashbench.stages.claims)
 
-FIGURE_DIR = "figures/{protocol}"
+FIGURE_DIR = "{out}/{protocol}"  # out: config figures.out, default figures
 METRIC_FIGURES = ("precision", "search")  # drawn from the runs' metrics
 DEEP_FIGURES = ("loss", "histogram", "tsne")  # drawn from the stored outputs of deep runs
 FIGURES = METRIC_FIGURES + DEEP_FIGURES

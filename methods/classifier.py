@@ -12,7 +12,7 @@ probable one if none is), and the code is the sign of the sum of their codewords
 
 import numpy as np
 
-from hashbench.base import HashMethod, require_int, require_number, sign
+from hashbench.base import HashMethod, multi_label, require_int, require_number, sign
 
 
 class Classifier(HashMethod):
@@ -34,7 +34,7 @@ class Classifier(HashMethod):
         X, Y = np.asarray(X, dtype=np.float64), np.asarray(Y) > 0
         self.mean_, self.scale_ = X.mean(axis=0), np.maximum(X.std(axis=0), 1e-12)
         Z = (X - self.mean_) / self.scale_
-        self.multi_label_ = bool((Y.sum(axis=1) != 1).any())
+        self.multi_label_ = multi_label(Y)
         if self.multi_label_:
             self.models_ = [self._model().fit(Z, Y[:, c]) if 0 < Y[:, c].sum() < len(Y) else bool(Y[0, c])
                             for c in range(Y.shape[1])]

@@ -35,7 +35,7 @@ class DNNH(DeepHashMethod):
         require_number("epsilon", self.epsilon, lambda v: 0 <= v < 0.5, "a threshold half-width in [0, 0.5)")
         require_number("margin", self.margin, lambda v: v > 0, "a positive margin")
 
-    def build_head(self, feature_dim):
+    def build_head(self, feature_dim, n_labels):
         from torch import nn
 
         class DivideAndEncode(nn.Module):

@@ -40,6 +40,7 @@ TRAINER_ARGS = (f"{LOADER_ARGS} --checkpoint-every {{resources.run_checkpoint_ev
 # GPU they hold none and run side by side, one CPU thread each.
 DEEP_GPU = 1 if not workflow.local_exec or gpus.visible() else 0
 TABLES_DIR = CFG["tables"]["out"]
+FIGURE_DIR = layout.FIGURE_DIR.format(out=CFG["figures"]["out"], protocol="{protocol}")
 DATA_DIR, RUN_DIR = layout.DATA_DIR, layout.RUN_DIR
 SPLIT_FILES = {  # rule prepare_split's outputs, the inputs of every step that reads the split
     "dataset": f"{DATA_DIR}/{layout.DATASET}",

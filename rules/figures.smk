@@ -7,15 +7,15 @@ rule protocol_figures:
     output:
         **{
             name: report(
-                f"{layout.FIGURE_DIR}/{name}.png",
+                f"{FIGURE_DIR}/{name}.png",
                 caption=f"../report/{name}.rst",
                 category="Figures",
                 subcategory="{protocol}",
             )
             for name in figure_names()
         },
-        pdf=[f"{layout.FIGURE_DIR}/{name}.pdf" for name in figure_names()],
-        data=[f"{layout.FIGURE_DIR}/{name}.csv" for name in figure_names()],
+        pdf=[f"{FIGURE_DIR}/{name}.pdf" for name in figure_names()],
+        data=[f"{FIGURE_DIR}/{name}.csv" for name in figure_names()],
     params:
         spec=lambda wildcards: json.dumps(hbconfig.figures_spec(CFG, wildcards.protocol), sort_keys=True),
         at_bits=lambda wildcards: hbconfig.figures_spec(CFG, wildcards.protocol)["at_bits"],
@@ -39,7 +39,7 @@ rule figures:
     """Every protocol's figures."""
     input:
         [
-            f"{layout.FIGURE_DIR}/{name}.png".format(protocol=protocol)
+            f"{FIGURE_DIR}/{name}.png".format(protocol=protocol)
             for protocol in CFG["protocols"]
             for name in figure_names()
         ],

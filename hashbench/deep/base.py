@@ -1,19 +1,50 @@
 """The base class of deep hashing methods: a method supplies its head, activation and loss; the
 shared loop in ``hashbench.deep.loop`` owns seeding, device, optimisation, checkpoints and logging.
 
-Hooks a subclass may override (tensors are torch tensors; torch is imported lazily):
-  build_head(feature_dim)      the hash layer; default fc(d -> K), weights N(0, 0.01), bias 0
-  prepare(Y, rng)              called once before training (e.g. CNNH's stage 1); the attributes
-                               it sets that training needs are named in the class attribute
-                               ``prepared``: they are checkpointed, and a resumed run restores
-                               them instead of preparing again
-  activation(z, iteration)     continuous codes g for training; default tanh(z)
-  binarize(z)                  binary codes h in the space the loss reads; default sgn(z) in {-1,+1}
-  loss(codes, labels, index)   the training loss J(g); also evaluated on h for L(h) (HashNet Fig. 6)
+The contract of a deep method, in one place (the plugin tutorial, examples/hashbench-dpsh, follows it).
+A subclass sets ``name`` (and ``supervised``), takes its own hyperparameters as ``__init__``
+keyword arguments next to ``**training``, and overrides ``loss``; every other hook has a default.
+Tensors are torch tensors on the training device (import torch inside the hooks: listing methods
+stays cheap). Each training step, the loop draws a mini-batch and calls, in this order:
+  z = network(images)           backbone, then the head from ``build_head``: (B, K) outputs
+  g = activation(z, iteration)  continuous codes for training; default tanh(z)
+  observe(g.detach(), index)    default nothing; where state that lives across steps is updated
+                                (e.g. DPSH's bank of every training item's outputs)
+  loss(g, labels, index)        the training loss J(g), a scalar; backpropagated, one SGD step
+and every ``execution.history_every`` steps once more, under torch.no_grad(), on h = binarize(z):
+  loss(h, labels, index)        L(h), for the loss figure (HashNet Fig. 6); must not change state.
+``labels`` is the batch's rows of the training label matrix (B x C, 0/1 floats); ``index`` (B,
+int64, on the device) the batch's positions in the training subset, 0..n-1, in the order of the
+``Y`` given to ``prepare``: the row numbers of any per-item state.
+Hooks:
+  build_head(feature_dim, n_labels)  the hash layer, a torch module from the backbone's features to
+                               K outputs; default fc(d -> K), weights N(0, 0.01), bias 0.
+                               ``n_labels`` is C, for heads with a classifier or class codewords;
+                               tensors registered as buffers (fixed codewords) are checkpointed
+                               with the weights
+  prepare(Y, rng)              once before the first step of a fresh run (e.g. CNNH's stage 1),
+                               with the training labels (n x C) and the run's numpy RNG
+  observe(codes, index)        see above
+  activation(z, iteration)     see above; ``iteration`` counts from 0 (continuation schedules)
+  binarize(z)                  binary codes in the space the loss reads; default sgn(z) in {-1,+1}
+  loss(codes, labels, index)   see above
   diagnostics(z)               numbers about the trained outputs z of the database, stored in
                                run.json under "diagnostics" (e.g. DNNH's dead outputs); default none
   validate()                   the hyperparameters' ranges (call super().validate() first), checked
                                when the config is read
+The codes stored for evaluation are always sgn(z) of the trained network (eval mode), one pass.
+State that survives a resume: the network's weights and buffers, the optimiser, every RNG and the
+loss history are checkpointed by the loop. A method's own state that is not a weight (what
+``prepare`` computed, a bank ``observe`` updates) must be named in the class attribute
+``prepared``: those attributes are saved with every checkpoint, as they are at that step, and a
+resumed run restores them instead of calling ``prepare``; whatever a resumed run would recompute
+differently is state, and belongs there. Tensors come back on the CPU: move them to the codes'
+device in the hook that uses them.
+Public losses (``hashbench.deep.losses``, stable API for plugins): ``similarity`` and
+``similarity_between`` (s_ij of label rows), ``softplus`` (a stable log(1 + e^x)), ``pairwise_likelihood`` (HashNet's and DHN's),
+``log_cosh``, ``triplet_ranking`` (DNNH's), ``cauchy_cross_entropy`` (DCH's) and
+``sign_straight_through`` (GreedyHash's sgn with the identity gradient); names starting with ``_``
+are not API.
 The trainer's settings (``TRAINING``, shared by every deep method and written once in the config's
 ``training`` block): backbone, pretrained, weights, iterations, batch_size, lr (of the backbone;
 the hash layer learns ``head_lr_mult`` times faster: by default 10 with a pretrained backbone, as in
@@ -67,7 +98,7 @@ class DeepHashMethod(HashMethod):
         self.weights_file = None  # set by the runner: the pretrained weights file (default: ``weights``)
 
     # --- hooks ---------------------------------------------------------------------------------
-    def build_head(self, feature_dim: int):
+    def build_head(self, feature_dim: int, n_labels: int):
         from torch import nn
 
         head = nn.Linear(feature_dim, self.n_bits)
@@ -76,6 +107,9 @@ class DeepHashMethod(HashMethod):
         return head
 
     def prepare(self, Y: np.ndarray, rng: np.random.Generator) -> None:
+        pass
+
+    def observe(self, codes, index) -> None:
         pass
 
     def activation(self, z, iteration: int):

@@ -36,11 +36,11 @@ class Network(torch.nn.Module):
         return self.head(self.backbone(x))
 
 
-def build(method, X) -> Network:
+def build(method, X, n_labels: int) -> Network:
     torch.manual_seed(method.seed)
     body, dim = backbones.create(method.backbone, method.pretrained, method.weights_file or method.weights, X.channels,
                                  X.size)
-    return Network(body, method.build_head(dim))
+    return Network(body, method.build_head(dim, n_labels))
 
 
 class Batches:
@@ -196,7 +196,7 @@ def train(method, X, Y: np.ndarray) -> None:
     method.precision_ = set_precision(device, method.tf32)
     method.threads_ = torch.get_num_threads()  # CPU results depend on it: recorded in run.json
     rng = np.random.default_rng(method.seed)
-    network = build(method, X).to(device, memory_format=torch.channels_last)
+    network = build(method, X, Y.shape[1]).to(device, memory_format=torch.channels_last)
     head_params = list(network.head.parameters())
     head_ids = {id(p) for p in head_params}
     optimizer = SGD([([p for p in network.parameters() if id(p) not in head_ids], method.lr),
@@ -234,7 +234,9 @@ def train(method, X, Y: np.ndarray) -> None:
             z = network(images)
             batch_index = torch.from_numpy(index).to(device, non_blocking=True)
             batch_labels = labels[batch_index]
-            loss = method.loss(method.activation(z, it), batch_labels, batch_index)
+            codes = method.activation(z, it)
+            method.observe(codes.detach(), batch_index)
+            loss = method.loss(codes, batch_labels, batch_index)
             optimizer.zero_grad()
             loss.backward()
             optimizer.step()

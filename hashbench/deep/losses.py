@@ -7,7 +7,12 @@ import torch
 
 def similarity(labels: torch.Tensor) -> torch.Tensor:
     """s_ij = 1 when items i and j share a label, else 0 (B x B, float)."""
-    return (labels @ labels.T > 0).to(labels.dtype)
+    return similarity_between(labels, labels)
+
+
+def similarity_between(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    """s_ij = 1 when item i of ``a`` and item j of ``b`` share a label, else 0 (A x B, float)."""
+    return (a @ b.T > 0).to(a.dtype)
 
 
 def softplus(x: torch.Tensor) -> torch.Tensor:
@@ -89,3 +94,47 @@ def _triplet_sum_sorted(sq: torch.Tensor, positive: torch.Tensor, negative: torc
     k = torch.searchsorted(sorted_y.detach().contiguous(), reach.detach().contiguous())  # negatives with y < reach
     per_pair = k.to(sq.dtype) * reach - prefix.gather(1, k)
     return (per_pair * positive.to(sq.dtype)).sum()
+
+
+def cauchy_cross_entropy(codes: torch.Tensor, labels: torch.Tensor, gamma: float, distance: str = "euclidean"):
+    """DCH's Cauchy cross-entropy (Cao et al., CVPR 2018, Eq. 6), as the released
+    ``DCH.cauchy_cross_entropy`` (thulab/DeepHash ``model/dch/dch.py``) computes it: the Cauchy
+    probability gamma / (gamma + d_ij) of each ordered pair i != j of the batch, the cross-entropy
+    against s_ij, weighted B^2 / sum_ij s_ij (diagonal included) on similar pairs and 1 on dissimilar
+    ones, averaged over the B(B - 1) pairs. d_ij is
+      distance "euclidean": ||u_i - u_j||^2 + 0.001 (what the released ``apply_loss_function`` uses);
+      distance "hamming": K/2 (1 - cos(u_i, u_j) + 1e-6), the normalised Hamming distance of the paper
+      (the released ``normed=True`` branch, its 1e-6 guards included).
+    The cross-entropy is evaluated as log(d + gamma) - s log(gamma) - (1 - s) log(d): the released
+    -s log(p) - (1 - s) log(1 - p) without forming 1 - p."""
+    s = similarity(labels)
+    inner = codes @ codes.T
+    squares = (codes * codes).sum(1, keepdim=True)
+    if distance == "euclidean":
+        d = squares - 2 * inner + squares.T + 0.001
+    elif distance == "hamming":
+        d = codes.shape[1] / 2 * (1 - inner / torch.sqrt(squares * (squares.T + 1e-6)) + 1e-6)
+    else:
+        raise ValueError(f"distance: expected 'euclidean' or 'hamming', got {distance!r}")
+    d = d.clamp(min=torch.finfo(d.dtype).tiny)  # rounding can take a pair's ||u_i - u_j||^2 + 0.001 below 0
+    per_pair = torch.log(d + gamma) - s * torch.log(torch.tensor(gamma, dtype=d.dtype)) - (1 - s) * torch.log(d)
+    weight = torch.where(s > 0, s.numel() / s.sum(), torch.ones_like(s))
+    off = ~torch.eye(len(codes), dtype=torch.bool, device=codes.device)
+    return (weight * per_pair)[off].mean()
+
+
+class _SignStraightThrough(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, x):
+        return torch.where(x >= 0, 1.0, -1.0).to(x.dtype)
+
+    @staticmethod
+    def backward(ctx, grad):
+        return grad
+
+
+def sign_straight_through(x: torch.Tensor) -> torch.Tensor:
+    """sgn(x) in the forward pass (sgn(0) = +1, the suite's convention; the released code's torch.sign
+    gives 0 there), the identity in the backward pass: GreedyHash's hash layer (ssppp/GreedyHash
+    ``cifar1.py``, class ``hash``)."""
+    return _SignStraightThrough.apply(x)

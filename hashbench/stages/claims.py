@@ -4,7 +4,8 @@ claims.csv beside Tables 1 and 2, written by the same command.
 Each claim is a comparison "A has a higher MAP than B" the paper makes (Section 5.2 and the
 ablation): HashNet above its strongest baseline, above DHN, above the best shallow method, above
 HashNet-W and HashNet-C; the deep baselines above the best shallow method; and the paper's order of
-the deep baselines, DHN > DNNH > CNNH. "Best" is the highest mean MAP over the seeds in that column.
+the deep baselines, DHN > DNNH > CNNH. Beyond the paper, each method published after it
+(``LATER``, config/later.yaml) against HashNet. "Best" is the highest mean MAP over the seeds in that column.
 A cell says whether it **holds** (A's mean is higher and the difference is significant), is
 **reversed** (B's is higher, significantly) or is **level** (not significant either way), with the
 p-value of the tables' paired randomization test over the queries on the seed-averaged AP@R
@@ -26,6 +27,7 @@ from hashbench.stages import stored
 DEEP_BASELINES = ("DHN", "DNNH", "CNNH")
 SHALLOW = ("SH-BDNN", "KSH", "ITQ-CCA", "ITQ", "BRE", "SH", "LSH")  # the paper's shallow methods (Sec. 5.1)
 BASELINES = DEEP_BASELINES + SHALLOW
+LATER = ("DCH", "GreedyHash", "CSQ", "OrthoHash")  # published after HashNet (README: methods)
 BEST_SHALLOW = "best shallow"
 STRONGEST = "strongest baseline"
 COMPARISONS = (  # (A, B): "A has a higher MAP than B"; a group name stands for its best method in the column
@@ -37,6 +39,7 @@ COMPARISONS = (  # (A, B): "A has a higher MAP than B"; a group name stands for 
     *((deep, BEST_SHALLOW) for deep in DEEP_BASELINES),
     ("DHN", "DNNH"),
     ("DNNH", "CNNH"),
+    *((later, "HashNet") for later in LATER),
 )
 GROUPS = {STRONGEST: BASELINES, BEST_SHALLOW: SHALLOW}
 COLUMNS = ("claim", "protocol", "bits", "a", "b", "map_a", "map_b", "p_value", "verdict")
@@ -88,7 +91,7 @@ def write(table: list[dict], spec: dict, out_dir) -> None:
         writer.writerows(table)
     columns = list(dict.fromkeys((r["protocol"], r["bits"]) for r in table))
     cells = {(r["claim"], r["protocol"], r["bits"]): _cell(r) for r in table}
-    lines = ["# The paper's claims on these runs", "",
+    lines = ["# The paper's claims (and later methods against HashNet) on these runs", "",
              f"- a cell: holds / reversed (significant at alpha = {spec['alpha']}) or level; the MAP difference "
              f"A - B of the means over seeds {spec['seeds']}; the p-value of the two-sided paired randomization "
              f"test over the queries on the seed-averaged AP ({spec['resamples']} sign flips), unadjusted",

@@ -99,11 +99,12 @@ def test_smoke_run_of_an_image_list_protocol_gives_codes_metrics_and_a_table_row
         assert float(rows[method]["toy/8bits/map_mean"]) == pytest.approx(stored_map, abs=5e-5)
 
 
-@pytest.mark.parametrize("study, target", [("imbalance", "imbalance"), ("unseen", None)])
-def test_dry_run_of_a_study_config_lists_its_protocols_runs_and_outputs(study, target, tmp_path, cli_env):
-    """config/imbalance.yaml and config/unseen.yaml merged over the default config, as the README runs them."""
-    cfg = yaml.safe_load((ROOT / "config" / f"{study}.yaml").read_text())
-    out = snakemake(tmp_path, cli_env, "-n", *([target] if target else []), config=cfg)
+@pytest.mark.parametrize("study, targets", [("imbalance", ["imbalance"]), ("unseen", []), ("later", ["all", "figures"])])
+def test_dry_run_of_a_study_config_lists_its_protocols_runs_and_outputs(study, targets, tmp_path, cli_env):
+    """config/imbalance.yaml, unseen.yaml and later.yaml merged over the default config, as the README runs them."""
+    default = yaml.safe_load((ROOT / "config" / "config.yaml").read_text())
+    cfg = {"protocols": default["protocols"], **yaml.safe_load((ROOT / "config" / f"{study}.yaml").read_text())}
+    out = snakemake(tmp_path, cli_env, "-n", *targets, config=cfg)
     assert out.returncode == 0, out.stderr[-3000:]
     text = out.stdout + out.stderr
     stats = dict(re.findall(r"^(\w+)\s+(\d+)$", text, re.M))
@@ -117,4 +118,7 @@ def test_dry_run_of_a_study_config_lists_its_protocols_runs_and_outputs(study, t
         assert stats["imbalance"] == "1" and "figures/imbalance.png" in text
         assert len(listed) == len(expected)  # the figure needs only HashNet and HashNet-W
     else:
-        assert stats["tables"] == "1" and "results/unseen/table1.csv" in text
+        assert stats["tables"] == "1" and f"results/{study}/table1.csv" in text
+    if study == "later":  # its own figures folder: the default benchmark's figures are not overwritten
+        figures = set(re.findall(r"figures/[^ ,\n]+\.png", text))
+        assert figures == {f"figures/later/{p}/{name}.png" for p in cfg["protocols"] for name in ("precision", "search")}

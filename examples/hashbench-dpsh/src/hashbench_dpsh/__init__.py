@@ -1,0 +1,64 @@
+"""DPSH: Feature Learning based Deep Supervised Hashing with Pairwise Labels (Li, Wang & Kang, IJCAI
+2016), a hashbench plugin.
+
+Follows the released code, jiangqy/DPSH-pytorch ``DPSH_CIFAR_10.py`` (``DPSH_algo``, ``Logtrick``,
+``CalcSim``) and ``DPSH_CIFAR_10_demo.py`` (lambda = 10). The network's outputs u (no activation)
+are the continuous codes; a bank U holds the latest outputs of every training item. Each step
+writes the batch's outputs into U (``observe``), then the loss is the negative pairwise
+log-likelihood of the batch against the whole training set, with Theta_ij = <u_i, U_j> / 2 and
+s_ij = 1 for items sharing a label,
+    - sum_ij (s_ij Theta_ij - log(1 + exp(Theta_ij))) / (n B)  +  eta sum_i ||b_i - u_i||^2 / (n B),
+b_i = sgn(u_i) held fixed, eta = 10 (the released ``lambda``), n the training set's size, B the
+batch's. Codes sgn(u). The hash layer fc(d -> K) keeps PyTorch's default initialisation, as
+released. Simplified: hashbench's shared trainer (SGD with Nesterov momentum and its step
+schedule) replaces the released plain SGD (lr 0.05, weight decay 1e-5, 150 epochs).
+"""
+
+from hashbench.base import require_number
+from hashbench.deep.base import DeepHashMethod
+
+__all__ = ["DPSH"]
+
+
+class DPSH(DeepHashMethod):
+    name = "DPSH"  # the registry key: the same as the entry point's name in pyproject.toml
+    supervised = True
+    # state that is not a weight, saved with every checkpoint and restored on resume (deep/base.py)
+    prepared = ("bank_", "train_labels_")
+
+    def __init__(self, n_bits=32, seed=0, eta=10.0, **training):
+        super().__init__(n_bits, seed, **training)
+        self.eta = eta
+
+    def validate(self):
+        super().validate()
+        require_number("eta", self.eta, lambda v: v >= 0, "a non-negative weight")
+
+    def build_head(self, feature_dim, n_labels):
+        from torch import nn
+
+        return nn.Linear(feature_dim, self.n_bits)
+
+    def prepare(self, Y, rng):
+        import torch
+
+        self.bank_ = torch.zeros(len(Y), self.n_bits)
+        self.train_labels_ = torch.from_numpy(Y)
+
+    def activation(self, z, iteration):
+        return z
+
+    def observe(self, codes, index):
+        if self.bank_.device != codes.device:  # after a resume the bank comes back on the CPU
+            self.bank_, self.train_labels_ = self.bank_.to(codes.device), self.train_labels_.to(codes.device)
+        self.bank_[index] = codes
+
+    def loss(self, codes, labels, index):
+        from hashbench.deep.losses import similarity_between, softplus
+
+        n = len(self.bank_)
+        theta = codes @ self.bank_.T / 2
+        s = similarity_between(labels, self.train_labels_)
+        likelihood = (s * theta - softplus(theta)).sum() / (n * len(codes))
+        quantization = ((codes.detach().sign() - codes) ** 2).sum() / (n * len(codes))
+        return -likelihood + self.eta * quantization

@@ -40,7 +40,7 @@ example: env
 	python -m pytest -q examples/hashbench-dpsh/tests
 
 # The unit tests (every test that trains) again on other oneDNN kernels: results differ in the
-# last bits between instruction sets, so the training tests must hold on each (README: tests on any CPU).
+# last bits between instruction sets, so the training tests must hold on each (docs/metrics.md: Reproducibility).
 ISAS ?= SSE41 AVX2
 test-isa: env
 	@for isa in $(ISAS); do echo "== DNNL_MAX_CPU_ISA=$$isa"; \

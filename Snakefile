@@ -2,7 +2,7 @@
 
     snakemake --cores 8 results/table1.csv      Table 1, Table 2 and metrics.csv (results/)
     snakemake --cores 8 figures                 the paper's figures (figures/<protocol>/)
-    snakemake --cores 8 imbalance --configfile config/imbalance.yaml    beyond the paper (README)
+    snakemake --cores 8 imbalance --configfile config/imbalance.yaml    beyond the paper (docs/beyond-the-paper.md)
     snakemake --cores 8 all figures --configfile config/later.yaml      methods published after HashNet
     snakemake --cores 8 report && snakemake --report report.html report
 """

@@ -230,6 +230,12 @@ def parser() -> argparse.ArgumentParser:
     s.add_argument("--partial", action="store_true", help="draw the runs that exist instead of failing")
     s.set_defaults(func=_imbalance)
 
+    s = sub.add_parser("doc-tables", help="rewrite the README's and docs' results tables from the shipped reference "
+                                          "runs (hashbench/stages/doc_tables.py)")
+    s.add_argument("--root", default=".", help="the repository root (default: the current folder)")
+    s.add_argument("--check", action="store_true", help="change nothing; exit 2 naming a table that differs")
+    s.set_defaults(func=_doc_tables)
+
     s = sub.add_parser("methods", help="list registered methods and their hyperparameters")
     s.set_defaults(func=_methods)
 
@@ -237,6 +243,13 @@ def parser() -> argparse.ArgumentParser:
     s.add_argument("config")
     s.set_defaults(func=_check_config)
     return p
+
+
+def _doc_tables(args):
+    from hashbench.stages import doc_tables
+
+    for path in doc_tables.update(args.root, args.check):
+        print(f"rewrote {path}")
 
 
 def main(argv=None) -> int:

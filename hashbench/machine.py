@@ -1,7 +1,7 @@
 """Where a run ran: the machine record stored in run.json and its short key in metrics.csv.
 
 Codes are bit-identical only for the same CPU instruction set, thread count and library versions
-(README: Reproducibility): kernels differ between AVX2, AVX-512 and ARM, and training amplifies the
+(docs/metrics.md: Reproducibility): kernels differ between AVX2, AVX-512 and ARM, and training amplifies the
 last-bit differences. ``record`` writes down what decides that:
 
   cpu           the CPU model (``/proc/cpuinfo``; else ``platform.processor()``) and architecture

@@ -19,7 +19,7 @@ stops the run with its path. Two implementations (``augment``):
             parameters are drawn exactly as torchvision's transforms draw them under the same
             sample seed, so "random" crops give the PIL path's tensors bit for bit;
             "random-resized" interpolates the crop with torchvision's antialiased bilinear resize of
-            tensors, which differs from PIL's by rounding (README: GPU runs);
+            tensors, which differs from PIL's by rounding (docs/workflow.md: On a GPU);
   "pil"     every sample through PIL and torchvision's transforms in a loader process.
 ``ImageCache``: every image of a protocol decoded once and resized to resize x resize with the
 pipeline's own resize, stored as one uint8 (N, resize, resize, 3) .npy file and memory-mapped by

@@ -27,7 +27,7 @@ from hashbench.stages import stored
 DEEP_BASELINES = ("DHN", "DNNH", "CNNH")
 SHALLOW = ("SH-BDNN", "KSH", "ITQ-CCA", "ITQ", "BRE", "SH", "LSH")  # the paper's shallow methods (Sec. 5.1)
 BASELINES = DEEP_BASELINES + SHALLOW
-LATER = ("DCH", "GreedyHash", "CSQ", "OrthoHash")  # published after HashNet (README: methods)
+LATER = ("DCH", "GreedyHash", "CSQ", "OrthoHash")  # published after HashNet (docs/methods.md)
 BEST_SHALLOW = "best shallow"
 STRONGEST = "strongest baseline"
 COMPARISONS = (  # (A, B): "A has a higher MAP than B"; a group name stands for its best method in the column

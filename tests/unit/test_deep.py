@@ -145,7 +145,7 @@ def learned_map(model, digits_search) -> float:
 # Tests of training assert what holds whatever kernels torch and oneDNN pick (AVX2, AVX-512, ARM:
 # results differ in the last bits, and training amplifies it), never a trajectory: the loss fell by a
 # stated margin, MAP is well above chance, the codes did not collapse. `make test-isa` runs them under
-# DNNL_MAX_CPU_ISA=SSE41 and AVX2 too. Margins measured on the digits protocol (README: tests on any CPU).
+# DNNL_MAX_CPU_ISA=SSE41 and AVX2 too. Margins measured on the digits protocol (docs/metrics.md: Reproducibility).
 
 @pytest.mark.slow
 def test_continuation_saturates_the_codes(digits, digits_search):

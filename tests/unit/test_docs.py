@@ -1,0 +1,55 @@
+"""The README and docs/: the results tables equal the shipped reference runs, every relative link
+resolves, and the README stays a front page."""
+
+import re
+from pathlib import Path
+
+import pytest
+
+from hashbench.errors import HashbenchError
+from hashbench.stages import doc_tables
+
+ROOT = Path(__file__).resolve().parents[2]
+PAGES = [ROOT / "README.md", ROOT / "CHANGELOG.md", *sorted((ROOT / "docs").glob("*.md")),
+         *sorted((ROOT / "examples").glob("*/README.md"))]
+LINK = re.compile(r"(?<!!)\[[^\]]*\]\(([^)\s]+)\)|!\[[^\]]*\]\(([^)\s]+)\)")
+
+
+def anchors(path: Path) -> set[str]:
+    """GitHub's heading anchors of a Markdown file (lower case, punctuation dropped, spaces to hyphens)."""
+    text = re.sub(r"```.*?```", "", path.read_text(), flags=re.S)
+    return {re.sub(r"[^\w\- ]", "", h.strip().lower()).replace(" ", "-") for h in re.findall(r"^#+ (.+)$", text, re.M)}
+
+
+def test_readme_table1_is_the_shipped_reference():
+    text = (ROOT / "README.md").read_text()
+    blocks = {(m.group(2), m.group(3)) for m in doc_tables.BLOCK.finditer(text)}
+    assert {("table1", "mnist5k"), ("table1", "fashion")} <= blocks
+    doc_tables.update(ROOT, check=True)  # raises naming the first block that differs
+
+
+def test_a_drifted_table_is_named(tmp_path):
+    readme = (ROOT / "README.md").read_text()
+    (tmp_path / "README.md").write_text(readme.replace("0.9701 ± 0.0026", "0.9801 ± 0.0026", 1))
+    with pytest.raises(HashbenchError, match="README.md: the generated block 'table1 mnist5k' differs"):
+        doc_tables.update(tmp_path, check=True, documents=["README.md"])
+    doc_tables.update(tmp_path, documents=["README.md"])  # rewriting restores it
+    assert (tmp_path / "README.md").read_text() == readme
+
+
+@pytest.mark.parametrize("page", PAGES, ids=lambda p: str(p.relative_to(ROOT)))
+def test_every_relative_link_resolves(page):
+    text = re.sub(r"```.*?```", "", page.read_text(), flags=re.S)
+    for match in LINK.finditer(text):
+        target = match.group(1) or match.group(2)
+        if re.match(r"[a-z]+:", target):
+            continue  # an absolute URL
+        path, _, anchor = target.partition("#")
+        resolved = (page.parent / path).resolve() if path else page
+        assert resolved.exists(), f"{page.relative_to(ROOT)}: link to {target} does not resolve"
+        if anchor:
+            assert anchor in anchors(resolved), f"{page.relative_to(ROOT)}: no heading #{anchor} in {path or page.name}"
+
+
+def test_the_readme_is_a_front_page():
+    assert len((ROOT / "README.md").read_text().splitlines()) <= 150

@@ -24,10 +24,10 @@ from pathlib import Path
 
 import numpy as np
 
-from hashbench import io, reference, stats
+from hashbench import io
 from hashbench.errors import HashbenchError
 from hashbench.stages.reproduction import REFERENCE_DIR, reference_files
-from hashbench.stages.tables import NOT_IN_PAPER, _md_cell, table_methods
+from hashbench.stages.tables import _md_cell, mark_column, row_name, table_methods
 
 BLOCK = re.compile(r"(<!-- generated: (table[12]) ([A-Za-z0-9_.-]+) -->\n)(.*?)(<!-- end -->)", re.S)
 ALPHA, RESAMPLES = 0.05, 10_000  # the default config's tables.alpha and tables.resamples
@@ -47,20 +47,15 @@ def render(table: str, protocol: str, reference_dir=REFERENCE_DIR) -> str:
     methods = table_methods(table, sorted({key.split("/")[0] for key in cells}))
     column_cells = {}
     for b in bits:
-        column = {m: {"mean": cells[f"{m}/{b}"]["mean"], "std": cells[f"{m}/{b}"]["std"], "n_seeds": len(meta["seeds"]),
-                      "best": False, "tied_with_best": None, "paper": None,
-                      "degenerate_seeds": cells[f"{m}/{b}"]["degenerate_seeds"]} for m in methods}
-        best = max(column, key=lambda m: column[m]["mean"])
-        column[best]["best"] = True
-        adjusted = stats.compare_to_best({m: per_query[f"{m}/{b}"] for m in methods}, best, RESAMPLES)
-        for m, p in adjusted.items():
-            column[m]["tied_with_best"] = p >= ALPHA
+        column = {m: {"method": m, "mean": cells[f"{m}/{b}"]["mean"], "std": cells[f"{m}/{b}"]["std"],
+                      "n_seeds": len(meta["seeds"]), "best": False, "p_vs_best": None, "tied_with_best": None,
+                      "paper": None, "degenerate_seeds": cells[f"{m}/{b}"]["degenerate_seeds"]} for m in methods}
+        mark_column(list(column.values()), {m: per_query[f"{m}/{b}"] for m in methods}, RESAMPLES, ALPHA)
         column_cells[b] = column
-    in_paper = set(reference.methods("table1")) | set(reference.methods("table2"))
     lines = ["| method | " + " | ".join(f"{b} bits" for b in bits) + " |", "|---|" + "---|" * len(bits)]
     for m in methods:
-        name = m if m in in_paper else f"{m} {NOT_IN_PAPER}"
-        lines.append(f"| {name} | " + " | ".join(_md_cell(column_cells[b][m], len(meta["seeds"])) for b in bits) + " |")
+        lines.append(f"| {row_name(m)} | " + " | ".join(_md_cell(column_cells[b][m], len(meta["seeds"])) for b in bits)
+                     + " |")
     return "\n".join(lines) + "\n"
 
 

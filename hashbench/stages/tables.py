@@ -88,17 +88,34 @@ def _cells(table: str, spec: dict, found: dict, folders: dict) -> list[dict]:
 def _mark_significance(column: list[dict], protocol: str, bits: int, spec: dict, folders: dict) -> None:
     """Mark the column's best mean and test every complete method against it (module docstring)."""
     complete = [c for c in column if c["n_seeds"] == len(spec["seeds"])]
-    if not complete:
-        return
-    best = max(complete, key=lambda c: c["mean"])
-    best["best"] = True
     per_query = {c["method"]: stored.seed_averaged_ap(folders[protocol, c["method"], bits, s] for s in spec["seeds"])
                  for c in complete}
-    adjusted = stats.compare_to_best(per_query, best["method"], spec["resamples"])
-    for c in complete:
+    mark_column(complete, per_query, spec["resamples"], spec["alpha"])
+
+
+def mark_column(cells: list[dict], per_query: dict, resamples: int, alpha: float) -> None:
+    """Set ``best`` on the cell with the highest mean and ``p_vs_best`` / ``tied_with_best`` on the
+    others: the Holm-adjusted paired test of their per-query AP (``per_query``: {method: AP})
+    against the best's."""
+    if not cells:
+        return
+    best = max(cells, key=lambda c: c["mean"])
+    best["best"] = True
+    adjusted = stats.compare_to_best(per_query, best["method"], resamples)
+    for c in cells:
         if c is not best:
             c["p_vs_best"] = adjusted[c["method"]]
-            c["tied_with_best"] = adjusted[c["method"]] >= spec["alpha"]
+            c["tied_with_best"] = adjusted[c["method"]] >= alpha
+
+
+def in_paper() -> set[str]:
+    """The methods the paper's Tables 1 and 2 report."""
+    return set(reference.methods("table1")) | set(reference.methods("table2"))
+
+
+def row_name(method: str) -> str:
+    """A Markdown table row's method name, marked when the paper does not report the method."""
+    return method if method in in_paper() else f"{method} {NOT_IN_PAPER}"
 
 
 def _fmt(x) -> str:
@@ -154,8 +171,7 @@ def _write_md(title: str, cells: list[dict], spec: dict, path) -> None:
                  f"randomization test over the queries on the seed-averaged AP, {spec['resamples']} sign flips, "
                  f"Holm-adjusted within the column, alpha = {spec['alpha']}); no mark: significantly worse")
     methods = list(dict.fromkeys(c["method"] for c in cells))
-    in_paper = set(reference.methods("table1")) | set(reference.methods("table2"))
-    if any(m not in in_paper for m in methods):
+    if any(m not in in_paper() for m in methods):
         lines.append(f"- {NOT_IN_PAPER} not in the paper")
     if any(c["degenerate_seeds"] for c in cells):
         lines.append(f"- {DEGENERATE}: a seed's run is degenerate (three quarters of its bits constant, one code for the database, "
@@ -163,8 +179,7 @@ def _write_md(title: str, cells: list[dict], spec: dict, path) -> None:
                      "collapsed model")
     lines += ["", "| method | " + " | ".join(f"{p} {b} bits" for p, b in columns) + " |", "|---|" + "---|" * len(columns)]
     for method in methods:
-        name = method if method in in_paper else f"{method} {NOT_IN_PAPER}"
-        lines.append(f"| {name} | " + " | ".join(_md_cell(by_key[method, p, b], n) for p, b in columns) + " |")
+        lines.append(f"| {row_name(method)} | " + " | ".join(_md_cell(by_key[method, p, b], n) for p, b in columns) + " |")
     with io.atomic_path(path) as tmp:
         Path(tmp).write_text("\n".join(lines) + "\n")
 

@@ -53,6 +53,20 @@ def sign(x: np.ndarray) -> np.ndarray:
     return np.where(np.asarray(x) >= 0, 1, -1).astype(np.int8)
 
 
+TYPES = ((bool, (bool,), "true or false"), (int, (int,), "an integer"), (float, (int, float), "a number"),
+         (str, (str,), "a string"), (tuple, (tuple, list), "a list"))
+
+
+def check_type(key: str, value, default) -> None:
+    """Raise a HashbenchError naming ``key`` unless ``value`` has the type of ``default`` (a bool, an
+    int, a float, a str or a tuple; an int passes for a float; any value where the default is None)."""
+    for kind, accepted, expected in TYPES:
+        if type(default) is kind:
+            if not isinstance(value, accepted) or (isinstance(value, bool) and kind is not bool):
+                raise HashbenchError(f"{key}: expected {expected}, got {value!r}")
+            return
+
+
 class HashMethod:
     name: ClassVar[str]
     supervised: ClassVar[bool] = False
@@ -95,15 +109,8 @@ class HashMethod:
         tuple must be one too (an int passes for a float; None only where the default is None). A
         method adds its ranges and choices by overriding this (calling it first); ``fit`` calls it
         too, for methods used outside the workflow."""
-        kinds = ((bool, (bool,), "true or false"), (int, (int,), "an integer"), (float, (int, float), "a number"),
-                 (str, (str,), "a string"), (tuple, (tuple, list), "a list"))
         for key, default in self.hyperparameters().items():
-            value = getattr(self, key)
-            for kind, accepted, expected in kinds:
-                if type(default) is kind:
-                    if not isinstance(value, accepted) or (isinstance(value, bool) and kind is not bool):
-                        raise HashbenchError(f"{key}: expected {expected}, got {value!r}")
-                    break
+            check_type(key, getattr(self, key), default)
 
     def get_params(self) -> dict:
         return {k: getattr(self, k) for k in self.hyperparameters()}

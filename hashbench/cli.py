@@ -120,6 +120,13 @@ def _figures(args):
                   args.runs, args.data, args.out)
 
 
+def _tuning_record(args):
+    from hashbench.stages import tuning
+
+    tuning.build(args.selections, args.recipe, args.out)
+    print(args.out)
+
+
 def _methods(args):
     from hashbench import registry
 
@@ -235,6 +242,13 @@ def parser() -> argparse.ArgumentParser:
     s.add_argument("--root", default=".", help="the repository root (default: the current folder)")
     s.add_argument("--check", action="store_true", help="change nothing; exit 2 naming a table that differs")
     s.set_defaults(func=_doc_tables)
+
+    s = sub.add_parser("tuning-record", help="gather selection.json files into a tuning record (make tune; "
+                                             "hashbench/stages/tuning.py)")
+    s.add_argument("selections", nargs="+", help="the selection.json files, one per (protocol, method)")
+    s.add_argument("--recipe", default="released", help="the training recipe the choices were made for")
+    s.add_argument("--out", required=True, help="the record to write")
+    s.set_defaults(func=_tuning_record)
 
     s = sub.add_parser("methods", help="list registered methods and their hyperparameters")
     s.set_defaults(func=_methods)

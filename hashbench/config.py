@@ -20,6 +20,9 @@ PIPELINE_DEFAULTS = {"resize": 256, "crop": 224, "train_crop": "random-resized",
 # checkpoint cadence of deep trainings, how often the loss on binary codes L(h) is evaluated and the
 # loss history read back from the device, loader processes (null: one per CPU thread of the job).
 EXECUTION_DEFAULTS = {"device": "auto", "checkpoint_every": 100, "history_every": 1, "workers": None}
+# The shipped tuning record: each deep method's learning rate chosen on validation per embedded protocol
+# (config key ``tuning: shipped``; ``make tune`` re-derives it).
+TUNING_SHIPPED = Path(__file__).with_name("reference") / "tuning.json"
 
 
 def _schema() -> dict:
@@ -62,6 +65,7 @@ def validate(config: dict) -> dict:
     _fill_defaults(cfg, schema)
     cfg["execution"] = {**EXECUTION_DEFAULTS, **cfg.get("execution", {})}
     _check_training(cfg)
+    read_tuning(cfg["tuning"])  # a bad record names its file before any job runs
     for i, name in enumerate(cfg["protocols"]):
         if name not in cfg["protocol_defs"]:
             known = ", ".join(sorted(cfg["protocol_defs"])) or "none"
@@ -193,14 +197,52 @@ def loader_workers(workers: int | None, threads: int | None) -> int:
 
 
 def method_params(cfg: dict, protocol: str, method: str) -> dict:
-    """The method's hyperparameters on ``protocol``: for a deep method the config's ``training``
-    block (the trainer's settings, ``DeepHashMethod.TRAINING``), under the global method_params, under
-    the protocol's."""
+    """The method's hyperparameters on ``protocol``: for a deep method the values chosen on validation
+    in the tuning record (``tuned_params``), under the config's ``training`` block (the trainer's
+    settings, ``DeepHashMethod.TRAINING``), under the global method_params, under the protocol's."""
     from hashbench import registry
 
-    training = cfg.get("training", {}) if registry.get(method).is_deep else {}
-    return {**training, **cfg["method_params"].get(method, {}),
-            **cfg["protocol_defs"][protocol].get("method_params", {}).get(method, {})}
+    cls = registry.get(method)
+    training = cfg.get("training", {}) if cls.is_deep else {}
+    params = {**training, **cfg["method_params"].get(method, {}),
+              **cfg["protocol_defs"][protocol].get("method_params", {}).get(method, {})}
+    if not cls.is_deep:
+        return params
+    return {**tuned_params(cfg.get("tuning"), protocol, cls, params), **params}
+
+
+def tuning_file(tuning: str | None) -> Path | None:
+    """The tuning record the config's ``tuning`` names: "shipped" (``TUNING_SHIPPED``), a file, or None."""
+    if tuning is None:
+        return None
+    return TUNING_SHIPPED if tuning == "shipped" else Path(tuning)
+
+
+def read_tuning(tuning: str | None) -> dict | None:
+    """The tuning record (``hashbench.stages.tuning``) the config names, read once per file."""
+    path = tuning_file(tuning)
+    if path is None:
+        return None
+    key = str(path.resolve())
+    if key not in _TUNING_CACHE:
+        from hashbench.stages.tuning import load
+
+        _TUNING_CACHE[key] = load(path)
+    return _TUNING_CACHE[key]
+
+
+_TUNING_CACHE: dict[str, dict] = {}
+
+
+def tuned_params(tuning: str | None, protocol: str, cls, params: dict) -> dict:
+    """What the tuning record chose for ``cls`` (a deep method class; its ablations read their
+    parent's choice, ``TUNED_AS``) on ``protocol``: applied where the method trains from scratch by
+    the recipe the record was made for; {} otherwise, or when the record has no entry for them."""
+    record = read_tuning(tuning)
+    if record is None or params.get("pretrained", False) or params.get("recipe", "released") != record["recipe"]:
+        return {}
+    entry = record["protocols"].get(protocol, {}).get(cls.TUNED_AS or cls.name)
+    return dict(entry["chosen"]) if entry else {}
 
 
 # What each output depends on, and nothing else: the workflow's rules pass these as params, which

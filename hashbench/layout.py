@@ -61,6 +61,7 @@ LOGS = {
     "evaluate": f"logs/evaluate/{RUN_SUBDIR}.log",
     "tables": "logs/tables.log",
     "reference": "logs/reference.log",
+    "tuning": "logs/tuning.log",
     "figures": "logs/figures/{protocol}.log",
     "imbalance": "logs/figures/imbalance.log",
 }

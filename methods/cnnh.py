@@ -11,7 +11,9 @@ training images), P = S H and G = H^T H, so an entry's update reads O(K) numbers
 row of P^T (O(n), contiguous); P and G are recomputed exactly at every sweep. Its targets are part
 of every checkpoint, so a resumed run does not redo it.
 Simplified: stage 2 learns the codes only (CNNH's variant that also predicts the class labels,
-CNNH+, is not implemented). The authors released no code; this follows the paper.
+CNNH+, is not implemented). The authors released no code; this follows the paper. Training recipe:
+the paper gives no solver beyond SGD; it trains with the suite's SGD recipe (the base class's:
+HashNet's released solver) and its tuned learning rate.
 """
 
 import numpy as np

@@ -18,8 +18,10 @@ batch, plus ``quantization_weight`` (0.05) times mean (|u| - 1)^2. Where code an
 ``train.py`` adds the pairwise term from the first epoch on); ``head: released`` (default) is the
 released ``AlexNetFc`` hash layer fc(d->d), ReLU, fc(d->d), ReLU, fc(d->K), PyTorch's default
 initialisation; ``head: linear`` one fc(d->K), weights N(0, 0.01). Codes h = sgn(z).
-Simplified: the suite's shared trainer (SGD with Nesterov momentum, HashNet's schedule) replaces
-the released Adam (lr 1e-3, backbone x0.01, decay 0.7 every 10 epochs).
+Training recipe (``RECIPE``), the released ``train.py`` (``main``: ``torch.optim.Adam`` over two
+parameter groups; ``adjust_learning_rate``) with ``options.py``'s defaults: Adam, betas (0.9, 0.999),
+no weight decay; the hash layer at lr 1e-3 and the backbone at 0.01 of it (``multi_lr``), so lr 1e-5
+with the head at 100x on a pretrained backbone; x0.7 every 10 of its 90 epochs (a ninth of the budget).
 """
 
 import logging
@@ -60,6 +62,9 @@ def hash_centres(n_classes: int, n_bits: int, rng: np.random.Generator, tries: i
 class CSQ(DeepHashMethod):
     name = "CSQ"
     supervised = True
+    RECIPE = {"optimizer": "adam", "lr": 1e-5, "betas": (0.9, 0.999), "eps": 1e-8, "weight_decay": 0.0, "lr_gamma": 0.7}
+    PRETRAINED_HEAD_LR_MULT = 100.0
+    LR_STEP_FRACTION = 1 / 9
 
     def __init__(self, n_bits=32, seed=0, quantization_weight=0.05, pairwise_weight=0.2, head="released",
                  centre_tries=10000, **training):

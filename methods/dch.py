@@ -13,8 +13,10 @@ Where code and paper differ, both are here:
   quantization "cauchy" (the paper's Eq. 7): log(1 + d(|u|, 1) / gamma) with d the normalised
   Hamming distance to the all-ones vector, averaged over the batch.
 Codes h = sgn(z). Its target is Hamming-ball lookup: P@H<=2 is the metric it optimises.
-Simplified: the suite's shared trainer (SGD with Nesterov momentum, HashNet's schedule) replaces
-the released momentum optimiser, lr 0.005 and step decay.
+Training recipe (``RECIPE``), the released ``DCH.apply_loss_function`` and ``train_val_script.py``:
+``tf.train.MomentumOptimizer`` (plain momentum 0.9, no weight decay term in the loss), lr 0.005,
+the last layer's gradient x10 (its bias x20: not kept, one head multiplier), a decay every 10,000
+steps of a 2,000-step run, i.e. a constant rate (lr_step_fraction 5).
 """
 
 from hashbench.base import require_number
@@ -28,6 +30,8 @@ QUANTIZATIONS = ("squared", "cauchy")
 class DCH(DeepHashMethod):
     name = "DCH"
     supervised = True
+    RECIPE = {"optimizer": "sgd", "lr": 5e-3, "momentum": 0.9, "nesterov": False, "weight_decay": 0.0, "lr_gamma": 0.1}
+    LR_STEP_FRACTION = 5.0
 
     def __init__(self, n_bits=32, seed=0, gamma=20.0, distance="euclidean", quantization_weight=0.0,
                  quantization="squared", **training):

@@ -1,33 +1,71 @@
 """DHN: Deep Hashing Network (Zhu, Long, Wang & Cao, AAAI 2016).
 
-Continuous codes u = tanh(z) from the hash layer. Loss: the pairwise cross-entropy on inner
-products, log(1 + exp(alpha <u_i,u_j>)) - alpha s_ij <u_i,u_j> over every pair of the mini-batch
-(alpha = 0.5, i.e. the <u_i,u_j>/2 of the paper; unweighted), plus ``quantization_weight`` times the
-quantization loss sum_k log cosh(|u_ik| - 1), averaged over the batch. Codes h = sgn(z).
-The quantization weight default (0.01) is ours: on the embedded protocol larger weights collapse
-the codes within the default training budget.
+Follows the released code, thulab/DeepHash ``DeepHash/model/dhn/dhn.py`` (``DHN.cross_entropy``,
+``DHN.apply_loss_function``) with ``examples/dhn/train_val.sh`` and ``train_val_script.py``
+(defaults), beside the paper's Eq. Continuous codes u = tanh(z) from the hash layer; codes h = sgn(z).
+Loss: a pairwise cross-entropy on the codes plus ``quantization_weight`` times a quantization term.
+Where code and paper differ, both are here (default: the released code):
+  pairs "released": the mean over every ordered pair of the batch, the diagonal included, similar
+  pairs weighted B^2 / sum s and dissimilar ones 1 (``hashbench.deep.losses.balanced_pairwise_likelihood``);
+  pairs "paper": the unweighted mean over the pairs i < j (Eq. 3; ``pairwise_likelihood``);
+  similarity "cosine" (released ``loss_type: normed_cross_entropy``): alpha cos(u_i, u_j);
+  similarity "inner" (the paper): alpha <u_i, u_j>;
+  alpha 10 (released ``train_val.sh``); the paper's <u_i, u_j>/2 is alpha 0.5;
+  quantization "squared" (released): mean over the batch and bits of (|u| - 1)^2;
+  quantization "log_cosh" (the paper's Eq. 4): sum over bits of log cosh(|u| - 1), mean over the batch;
+  quantization_weight 0 (released ``q_lambda=0.0``); the paper cross-validates lambda and gives no
+  value. The paper's DHN: {pairs: paper, similarity: inner, alpha: 0.5, quantization: log_cosh,
+  quantization_weight: lambda}.
+Training recipe (``RECIPE``), the released ``apply_loss_function``: ``tf.train.MomentumOptimizer``
+(plain momentum 0.9, no weight decay term), lr 5e-5, the last layer's gradient x10 (its bias x20:
+not kept, one head multiplier), x0.5 every 5,000 steps of a 2,000-step run, i.e. a constant rate
+(lr_step_fraction 2.5).
 """
 
 from hashbench.base import require_number
 from hashbench.deep.base import DeepHashMethod
+from hashbench.errors import HashbenchError
+
+PAIRS = ("released", "paper")
+SIMILARITIES = ("cosine", "inner")
+QUANTIZATIONS = ("squared", "log_cosh")
 
 
 class DHN(DeepHashMethod):
     name = "DHN"
     supervised = True
+    RECIPE = {"optimizer": "sgd", "lr": 5e-5, "momentum": 0.9, "nesterov": False, "weight_decay": 0.0, "lr_gamma": 0.5}
+    LR_STEP_FRACTION = 2.5
 
-    def __init__(self, n_bits=32, seed=0, alpha=0.5, quantization_weight=0.01, **training):
+    def __init__(self, n_bits=32, seed=0, alpha=10.0, pairs="released", similarity="cosine", quantization="squared",
+                 quantization_weight=0.0, **training):
         super().__init__(n_bits, seed, **training)
         self.alpha = alpha
+        self.pairs = pairs
+        self.similarity = similarity
+        self.quantization = quantization
         self.quantization_weight = quantization_weight
 
     def validate(self):
         super().validate()
         require_number("alpha", self.alpha, lambda v: v > 0, "a positive scale")
         require_number("quantization_weight", self.quantization_weight, lambda v: v >= 0, "a non-negative weight")
+        for key, allowed in (("pairs", PAIRS), ("similarity", SIMILARITIES), ("quantization", QUANTIZATIONS)):
+            if getattr(self, key) not in allowed:
+                raise HashbenchError(f"{key}: expected one of {', '.join(allowed)}, got {getattr(self, key)!r}")
 
     def loss(self, codes, labels, index):
-        from hashbench.deep.losses import log_cosh, pairwise_likelihood
+        from hashbench.deep.losses import balanced_pairwise_likelihood, log_cosh, pairwise_likelihood
 
-        quantization = log_cosh(codes.abs() - 1).sum(dim=1).mean()
-        return pairwise_likelihood(codes, labels, self.alpha, "none") + self.quantization_weight * quantization
+        if self.pairs == "released":
+            loss = balanced_pairwise_likelihood(codes, labels, self.alpha, self.similarity)
+        else:
+            x = codes
+            if self.similarity == "cosine":
+                x = codes / codes.norm(dim=1, keepdim=True).clamp(min=1e-12)
+            loss = pairwise_likelihood(x, labels, self.alpha, "none")
+        if not self.quantization_weight:
+            return loss
+        if self.quantization == "squared":
+            return loss + self.quantization_weight * ((codes.abs() - 1) ** 2).mean()
+        return loss + self.quantization_weight * log_cosh(codes.abs() - 1).sum(dim=1).mean()

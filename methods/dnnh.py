@@ -10,6 +10,9 @@ max(0, margin - (||b - b-||^2 - ||b - b+||^2)) with margin 1 over every (query, 
 dissimilar) triplet of the mini-batch. Codes: the threshold at 0.5, as +-1. The threshold passes no
 gradient outside [0.5 - eps, 0.5 + eps]: run.json's ``diagnostics.dead_fraction`` is the fraction
 of the database's outputs there at the end of training.
+Training recipe: the authors released no code; the paper trains its network with mini-batch SGD
+with momentum, as Caffe solvers of its time did, and gives no solver settings. It trains with the
+suite's SGD recipe (the base class's: HashNet's released solver) and its tuned learning rate.
 Simplified: the projection to K * slice_dim units stands in for DNNH's shared layers, so any K works.
 """
 

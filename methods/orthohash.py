@@ -11,8 +11,11 @@ multi-label (the released ``label_smoothing``, its default there): the cross-ent
 labels divided by their count. ``quantization_weight`` (0, as released) adds 1 - cos(v, sgn(v))
 (``quan_type cs``). Codes h = sgn(z) of the trained network (the batch normalisation's running
 statistics).
-Simplified: the suite's shared trainer (SGD with Nesterov momentum, HashNet's schedule) replaces
-the released Adam (lr 1e-4, step decay); the "arc" margin and the "bce"/"imbalance" multi-label
+Training recipe (``RECIPE``), ``main.py``'s config with ``configs.optimizer`` / ``configs.scheduler``
+and ``scripts/train_hashing.py`` (``backbone_lr_scale``): Adam, betas (0.9, 0.999), weight decay
+5e-4; the hash layer at lr 1e-4 and the backbone at 0.1 of it, so lr 1e-5 with the head at 10x on a
+pretrained backbone; x0.1 once, after 80% of the epochs (``step_size = 0.8 epochs``).
+Simplified: the "arc" margin and the "bce"/"imbalance" multi-label
 losses are not implemented.
 """
 
@@ -23,6 +26,8 @@ from hashbench.deep.base import DeepHashMethod
 class OrthoHash(DeepHashMethod):
     name = "OrthoHash"
     supervised = True
+    RECIPE = {"optimizer": "adam", "lr": 1e-5, "betas": (0.9, 0.999), "eps": 1e-8, "weight_decay": 5e-4, "lr_gamma": 0.1}
+    LR_STEP_FRACTION = 0.8
     prepared = ("multi_label_",)
 
     def __init__(self, n_bits=32, seed=0, scale=8.0, margin=0.2, quantization_weight=0.0, **training):

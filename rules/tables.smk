@@ -43,3 +43,21 @@ rule reference:
         ENV
     shell:
         "python -m hashbench reference --spec {params.spec:q} --metrics {input} --out {params.out} > {log} 2>&1"
+
+
+rule tuning_record:
+    """The selection.json of every configured (protocol, method) with a grid, gathered into one tuning
+    record (hashbench/stages/tuning.py): make tune copies it to hashbench/reference/tuning.json."""
+    input:
+        [layout.SELECTION.format(protocol=p, method=m) for p in CFG["protocols"] for m in CFG["methods"]
+         if hbconfig.selection_spec(CFG, p, m) is not None],
+    output:
+        f"{TABLES_DIR}/tuning.json",
+    params:
+        recipe=CFG["training"].get("recipe", "released"),
+    log:
+        layout.LOGS["tuning"],
+    conda:
+        ENV
+    shell:
+        "python -m hashbench tuning-record {input} --recipe {params.recipe} --out {output} > {log} 2>&1"

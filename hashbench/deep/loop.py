@@ -11,8 +11,7 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from hashbench.deep import backbones
-from hashbench.deep.sgd import SGD
+from hashbench.deep import backbones, optim
 from hashbench.errors import HashbenchError
 
 log = logging.getLogger("hashbench")
@@ -71,29 +70,31 @@ def _save_checkpoint(path: Path, state: dict) -> None:
         torch.save(state, tmp)
 
 
-def checkpoint_state(network, optimizer, device: torch.device, numpy_state: dict, history: list, iteration: int,
-                     prepared: dict | None = None) -> dict:
-    """Everything a resumed run needs: weights, optimiser state (momentum buffers and the decayed
-    learning rates), every RNG (CPU, and the CUDA generator of ``device`` when training on one), the
+def checkpoint_state(network, optimizer, scheduler, device: torch.device, numpy_state: dict, history: list,
+                     iteration: int, prepared: dict | None = None) -> dict:
+    """Everything a resumed run needs: weights, optimiser state (momentum buffers, Adam's moments and
+    step counts, RMSprop's averages) and the schedule's state (the decayed learning rates), every RNG (CPU, and the CUDA generator of ``device`` when training on one), the
     loss history, the iteration and what the method's ``prepare`` computed (its ``prepared``
     attributes)."""
-    state = {"network": network.state_dict(), "optimizer": optimizer.state_dict(), "torch_rng": torch.get_rng_state(),
+    state = {"network": network.state_dict(), "optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(),
+             "torch_rng": torch.get_rng_state(),
              "numpy_rng": numpy_state, "history": history, "iteration": iteration, "prepared": prepared or {}}
     if device.type == "cuda":
         state["cuda_rng"] = torch.cuda.get_rng_state(device)
     return state
 
 
-def restore(path: Path, network, optimizer, device: torch.device) -> dict:
-    """Load a checkpoint written by ``checkpoint_state`` into a network and optimiser that already live
-    on ``device``. The file is read to the CPU (RNG states must stay CPU byte tensors); weights and
+def restore(path: Path, network, optimizer, scheduler, device: torch.device) -> dict:
+    """Load a checkpoint written by ``checkpoint_state`` into a network, optimiser and schedule that
+    already live on ``device``. The file is read to the CPU (RNG states must stay CPU byte tensors); weights and
     optimiser state are then copied to wherever the parameters are. Returns the checkpoint."""
     state = torch.load(path, map_location="cpu", weights_only=False)
-    if "scheduler" in state:
-        raise HashbenchError(f"{path}: a checkpoint written before hashbench had its own optimiser (it holds "
-                             "torch.optim state); remove it to train this run from the start")
+    if "scheduler" not in state:
+        raise HashbenchError(f"{path}: a checkpoint written before training recipes (it holds no schedule "
+                             "state); remove it to train this run from the start")
     network.load_state_dict(state["network"])
-    optimizer.load_state_dict(state["optimizer"])  # moves its buffers to the parameters' device
+    optimizer.load_state_dict(state["optimizer"])  # moves its state to the parameters' device
+    scheduler.load_state_dict(state["scheduler"])
     torch.set_rng_state(state["torch_rng"])
     if device.type == "cuda" and "cuda_rng" in state:
         torch.cuda.set_rng_state(state["cuda_rng"], device)
@@ -199,20 +200,18 @@ def train(method, X, Y: np.ndarray) -> None:
     network = build(method, X, Y.shape[1]).to(device, memory_format=torch.channels_last)
     head_params = list(network.head.parameters())
     head_ids = {id(p) for p in head_params}
-    optimizer = SGD([([p for p in network.parameters() if id(p) not in head_ids], method.lr),
-                     (head_params, method.head_lr())],
-                    momentum=method.momentum, nesterov=method.nesterov and method.momentum > 0,
-                    weight_decay=method.weight_decay, lr_step=method.lr_step, lr_gamma=method.lr_gamma)
+    optimizer, scheduler = optim.build(method, [p for p in network.parameters() if id(p) not in head_ids],
+                                       head_params)
     rows, start = [], 0
     checkpoint = Path(method.checkpoint_path) if method.checkpoint_path else None
 
     def save(iteration: int, numpy_state: dict, history_rows: list) -> None:
         prepared = {name: getattr(method, name) for name in method.prepared}
-        _save_checkpoint(checkpoint, checkpoint_state(network, optimizer, device, numpy_state, history_rows, iteration,
-                                                      prepared))
+        _save_checkpoint(checkpoint, checkpoint_state(network, optimizer, scheduler, device, numpy_state, history_rows,
+                                                      iteration, prepared))
 
     if checkpoint is not None and checkpoint.exists():
-        state = restore(checkpoint, network, optimizer, device)
+        state = restore(checkpoint, network, optimizer, scheduler, device)
         rng.bit_generator.state = state["numpy_rng"]
         rows, start = state["history"], state["iteration"]
         for name, value in state["prepared"].items():
@@ -240,6 +239,7 @@ def train(method, X, Y: np.ndarray) -> None:
             optimizer.zero_grad()
             loss.backward()
             optimizer.step()
+            scheduler.step()
             if history.records(it):
                 with torch.no_grad():
                     history.add(it, loss, method.loss(method.binarize(z), batch_labels, batch_index))

@@ -53,6 +53,29 @@ def pairwise_likelihood(codes, labels, alpha: float, weighting: str = "paper", s
     return (weight * per_pair).sum() / (weight.sum() if normalise == "weights" else n_pairs)
 
 
+def balanced_pairwise_likelihood(codes, labels, alpha: float, similarity_kind: str = "cosine"):
+    """DHN's pairwise cross-entropy as the released ``DHN.cross_entropy`` (thulab/DeepHash
+    ``DeepHash/model/dhn/dhn.py``) computes it: over every ordered pair of the batch, the diagonal
+    included, the mean of c_ij (log(1 + exp(alpha x_ij)) - alpha s_ij x_ij), with similar pairs
+    weighted c_ij = B^2 / sum_ij s_ij and dissimilar ones 1, and x_ij
+      "cosine": cos(u_i, u_j) (the ``normed`` branch, ``loss_type: normed_cross_entropy`` of the
+      released script);
+      "inner": <u_i, u_j> (the paper's; the released unnormed branch also clips it to [-15, 15]:
+      not done here, log(1 + e^x) is evaluated stably).
+    """
+    s = similarity(labels)
+    inner = codes @ codes.T
+    if similarity_kind == "cosine":
+        norms = codes.norm(dim=1, keepdim=True)
+        x = inner / (norms * norms.T).clamp(min=torch.finfo(codes.dtype).tiny)
+    elif similarity_kind == "inner":
+        x = inner
+    else:
+        raise ValueError(f"similarity: expected 'cosine' or 'inner', got {similarity_kind!r}")
+    weight = torch.where(s > 0, s.numel() / s.sum(), torch.ones_like(s))
+    return (weight * (softplus(alpha * x) - s * alpha * x)).mean()
+
+
 def log_cosh(x: torch.Tensor) -> torch.Tensor:
     """log(cosh(x)) without overflow: |x| + log1p(exp(-2|x|)) - log 2."""
     return x.abs() + torch.log1p(torch.exp(-2 * x.abs())) - torch.log(torch.tensor(2.0, dtype=x.dtype))

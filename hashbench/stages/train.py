@@ -111,6 +111,7 @@ def train(spec: dict, data_dir, out_dir, threads: int | None = None, selection=N
         "threads": run_threads,
         "execution": method.execution if method.is_deep else {},
         "precision": getattr(method, "precision_", None),
+        "optimiser": method.resolved() if method.is_deep else None,
         "weights": weights_record(method),
         "machine": machine.record(device, run_threads, getattr(method, "nondeterministic_", None)),
         "diagnostics": getattr(method, "diagnostics_", {}),

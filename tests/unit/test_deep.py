@@ -16,7 +16,6 @@ from hashbench import registry
 from hashbench.data import splits
 from hashbench.deep import backbones
 from hashbench.deep.losses import log_cosh, pairwise_likelihood, triplet_ranking
-from hashbench.deep.sgd import SGD
 from hashbench.errors import HashbenchError
 from hashbench.shallow.cnnh_targets import coordinate_descent
 
@@ -272,10 +271,15 @@ def run_train(spec, data_dir, out_dir, env):
 
 
 @pytest.mark.slow
-def test_killed_run_resumes_to_identical_weights(digits_dir, tmp_path, cli_env, default_config):
+@pytest.mark.parametrize("optimizer", ["sgd", "adam", "rmsprop"])
+def test_killed_run_resumes_to_identical_weights(optimizer, digits_dir, tmp_path, cli_env, default_config):
+    """For every optimiser kind: its state (momentum buffers, Adam's moments and step counts,
+    RMSprop's averages) and the schedule's survive a kill, and the codes equal the uninterrupted run's."""
     from hashbench import config
 
-    cfg = config.validate({**default_config, "method_params": {"HashNet": {"iterations": 400, "batch_size": 32}}})
+    lr = {"sgd": 0.01, "adam": 1e-3, "rmsprop": 1e-3}[optimizer]
+    cfg = config.validate({**default_config, "method_params": {"HashNet": {
+        "iterations": 400, "batch_size": 32, "optimizer": optimizer, "lr": lr, "lr_step": 150}}})
     spec = config.run_spec(cfg, "digits", "HashNet", 16, 0)
     assert run_train(spec, digits_dir, tmp_path / "whole", cli_env).wait() == 0
     killed = run_train(spec, digits_dir, tmp_path / "resumed", cli_env)
@@ -317,15 +321,16 @@ def test_pretrained_weights_from_a_local_file(tmp_path):
         backbones.create("vgg", False, None, 3, (32, 32))
 
 
-def test_hash_layer_learns_ten_times_faster_only_on_a_pretrained_backbone():
+def test_hash_layer_learns_at_the_recipes_multiple_only_on_a_pretrained_backbone():
     scratch = registry.create("HashNet", 16, 0, {"lr": 0.01})
     assert scratch.head_lr() == pytest.approx(0.01)
     assert registry.create("HashNet", 16, 0, {"lr": 0.001, "pretrained": True}).head_lr() == pytest.approx(0.01)
+    assert registry.create("CSQ", 16, 0, {"pretrained": True}).head_lr() == pytest.approx(1e-3)  # released 1e-3 / x0.01
+    assert registry.create("GreedyHash", 16, 0, {"pretrained": True}).head_lr() == pytest.approx(1e-3)
     assert registry.create("HashNet", 16, 0, {"lr": 0.01, "head_lr_mult": 3}).head_lr() == pytest.approx(0.03)
     with pytest.raises(HashbenchError, match="head_lr_mult: expected a positive number"):
         registry.create("HashNet", 16, 0, {"head_lr_mult": 0, "batch_size": 2}).fit(np.zeros((4, 1, 8, 8)),
                                                                                  np.eye(2)[[0, 1, 0, 1]])
-
 
 
 DEVICES = ["cpu", "meta"] + (["cuda"] if torch.cuda.is_available() else [])
@@ -341,89 +346,76 @@ def test_checkpoint_restores_every_rng_on_any_device(device, tmp_path):
 
     def parts(on):
         net = torch.nn.Linear(3, 2, device=on)
-        return net, SGD([(list(net.parameters()), 0.1)], 0.9, False, 0.0, lr_step=1, lr_gamma=0.5)
+        opt = torch.optim.SGD(net.parameters(), lr=0.1, momentum=0.9, foreach=True)
+        return net, opt, torch.optim.lr_scheduler.StepLR(opt, step_size=1, gamma=0.5)
 
-    net, opt = parts("cpu" if device == "meta" else device)
+    net, opt, sched = parts("cpu" if device == "meta" else device)
     net(torch.randn(4, 3, device=net.weight.device)).sum().backward()
     opt.step()
+    sched.step()
     torch.manual_seed(7)
-    state = checkpoint_state(net, opt, torch.device(device), {"numpy": 1}, [[1, 0.5, 0.6]], 1)
+    state = checkpoint_state(net, opt, sched, torch.device(device), {"numpy": 1}, [[1, 0.5, 0.6]], 1)
     assert ("cuda_rng" in state) == (device == "cuda")
     torch.save(state, tmp_path / "checkpoint.pt")
     expected = torch.rand(3)
     torch.manual_seed(123)
-    net2, opt2 = parts(device)
-    loaded = restore(tmp_path / "checkpoint.pt", net2, opt2, torch.device(device))
+    net2, opt2, sched2 = parts(device)
+    loaded = restore(tmp_path / "checkpoint.pt", net2, opt2, sched2, torch.device(device))
     np.testing.assert_array_equal(torch.rand(3).numpy(), expected.numpy())  # the CPU generator is restored
     assert loaded["iteration"] == 1 and loaded["numpy_rng"] == {"numpy": 1}
-    assert opt2.steps == 1 and opt2.lrs == [0.05]  # the decayed rate, not the initial one
-    assert all(b.device.type == device for b in opt2.buffers[0])
+    assert sched2.last_epoch == 1 and opt2.param_groups[0]["lr"] == pytest.approx(0.05)  # the decayed rate
+    assert all(s["momentum_buffer"].device.type == device for s in opt2.state.values())
     if device != "meta":
         torch.testing.assert_close(net2.weight, net.weight)
 
 
-def test_a_checkpoint_of_torch_optim_state_is_refused_in_one_line(tmp_path):
+def test_a_checkpoint_without_schedule_state_is_refused_in_one_line(tmp_path):
+    """A checkpoint of the hand-written SGD that trained before recipes holds no schedule state."""
     from hashbench.deep.loop import restore
 
     net = torch.nn.Linear(3, 2)
     opt = torch.optim.SGD(net.parameters(), lr=0.1, momentum=0.9)
-    torch.save({"network": net.state_dict(), "optimizer": opt.state_dict(),
-                "scheduler": torch.optim.lr_scheduler.StepLR(opt, step_size=5).state_dict()}, tmp_path / "old.pt")
-    with pytest.raises(HashbenchError, match="old.pt: a checkpoint written before hashbench had its own optimiser"):
-        restore(tmp_path / "old.pt", net, SGD([(list(net.parameters()), 0.1)], 0.9, False, 0.0, 5, 0.1),
-                torch.device("cpu"))
+    torch.save({"network": net.state_dict(), "optimizer": {"lrs": [0.1], "steps": 3, "buffers": [[None, None]]}},
+               tmp_path / "old.pt")
+    with pytest.raises(HashbenchError, match="old.pt: a checkpoint written before training recipes"):
+        restore(tmp_path / "old.pt", net, opt, torch.optim.lr_scheduler.StepLR(opt, 5), torch.device("cpu"))
 
 
-@pytest.mark.parametrize("momentum, nesterov, weight_decay", [(0.9, True, 5e-4), (0.9, False, 0.0), (0.0, False, 5e-4),
-                                                              (0.9, True, 0.0)])
-def test_sgd_is_torchs_sgd_and_step_decay_bit_for_bit(momentum, nesterov, weight_decay):
-    """Two groups at their own rates, a decay by 0.1 (not a power of two: the chained product is what
-    StepLR computes) every 4 of 11 steps, and a parameter that gets its first gradient at step 3."""
+@pytest.mark.parametrize("name", ["HashNet", "DHN", "DNNH", "CNNH", "DCH", "GreedyHash", "CSQ", "OrthoHash"])
+def test_each_method_trains_with_its_recipes_optimiser(name):
+    """The optimiser the loop builds is the recipe's kind with its settings, the head at the resolved rate,
+    and the schedule at the recipe's fraction of the iterations."""
+    from hashbench.deep import optim
 
-    def model():
-        torch.manual_seed(0)
-        return torch.nn.Linear(5, 3), torch.nn.Linear(3, 2), torch.nn.Parameter(torch.randn(2))
-
-    def run(make_optimizer):
-        first, second, late = model()
-        optimizer = make_optimizer([list(first.parameters()), [*second.parameters(), late]])
-        generator = torch.Generator().manual_seed(1)
-        for step in range(11):
-            out = second(torch.tanh(first(torch.randn(8, 5, generator=generator))))
-            loss = out.pow(2).mean() + (late.sum() * out.mean() if step >= 3 else 0)
-            optimizer.zero_grad()
-            loss.backward()
-            optimizer.step()
-        return [p.detach().clone() for p in (*first.parameters(), *second.parameters(), late)]
-
-    class TorchSGD:
-        def __init__(self, groups):
-            self.optimizer = torch.optim.SGD([{"params": groups[0], "lr": 0.05}, {"params": groups[1], "lr": 0.3}],
-                                             momentum=momentum, nesterov=nesterov, weight_decay=weight_decay,
-                                             foreach=True)
-            self.scheduler = torch.optim.lr_scheduler.StepLR(self.optimizer, step_size=4, gamma=0.1)
-            self.zero_grad = self.optimizer.zero_grad
-
-        def step(self):
-            self.optimizer.step()
-            self.scheduler.step()
-
-    expected = run(TorchSGD)
-    ours = run(lambda groups: SGD([(groups[0], 0.05), (groups[1], 0.3)], momentum, nesterov, weight_decay, 4, 0.1))
-    for a, b in zip(ours, expected):
-        assert torch.equal(a, b)
+    method = registry.create(name, 16, 0, {"iterations": 600})
+    method.validate()
+    recipe = type(method).recipe_of()
+    net = torch.nn.Linear(3, 2)
+    optimizer, scheduler = optim.build(method, [net.weight], [net.bias])
+    kind = {"sgd": torch.optim.SGD, "adam": torch.optim.Adam, "rmsprop": torch.optim.RMSprop}[recipe["optimizer"]]
+    assert type(optimizer) is kind
+    backbone, head = optimizer.param_groups
+    assert backbone["lr"] == optim.USUAL_LR[recipe["optimizer"]] and head["lr"] == backbone["lr"]  # from scratch
+    assert backbone["weight_decay"] == recipe["weight_decay"]
+    if kind is torch.optim.SGD:
+        assert (backbone["momentum"], backbone["nesterov"]) == (recipe["momentum"], recipe["nesterov"])
+    if kind is torch.optim.Adam:
+        assert backbone["betas"] == tuple(recipe["betas"])
+    assert scheduler.step_size == max(1, round(recipe["lr_step_fraction"] * 600)) and scheduler.gamma == recipe["lr_gamma"]
+    shared = registry.create(name, 16, 0, {"recipe": "shared"})
+    assert shared.resolved() == {"optimizer": "sgd", "lr": 0.01, "head_lr": 0.01, "lr_step": 200, "lr_gamma": 0.5,
+                                 "weight_decay": 5e-4, "momentum": 0.9, "nesterov": True}
 
 
-def test_deep_training_does_not_import_dynamo(tmp_path):
-    """torch.optim's Optimizer imports torch._dynamo (1.9 s of every deep job); the loop does not."""
-    script = ("import sys, numpy as np\n"
-              "from hashbench import registry\n"
-              "x = np.random.default_rng(0).random((40, 1, 8, 8)).astype(np.float32)\n"
-              "y = np.eye(2, dtype=np.float32)[np.arange(40) % 2]\n"
-              "registry.create('HashNet', 8, 0, {'iterations': 3, 'batch_size': 8}).fit(x, y)\n"
-              "print(sorted(m for m in sys.modules if m.startswith('torch._dynamo')))\n")
-    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, cwd=ROOT, check=True)
-    assert out.stdout.strip() == "[]"
+def test_bad_optimiser_settings_are_refused_naming_the_setting():
+    for params, message in [({"optimizer": "lbfgs"}, "optimizer: expected one of sgd, adam, rmsprop"),
+                            ({"recipe": "mine"}, "recipe: expected one of released, shared"),
+                            ({"betas": [0.9]}, "betas: expected two numbers in"),
+                            ({"eps": 0}, "eps: expected a positive number"),
+                            ({"nesterov": "yes"}, "nesterov: expected true or false"),
+                            ({"lr": -1}, "lr: expected a positive learning rate")]:
+        with pytest.raises(HashbenchError, match=message):
+            registry.get("CSQ").check_params(params)
 
 
 def test_a_job_killed_while_encoding_does_not_train_again(digits_dir, tmp_path, default_config, monkeypatch, caplog):

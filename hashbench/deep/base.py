@@ -10,7 +10,7 @@ stays cheap). Each training step, the loop draws a mini-batch and calls, in this
   g = activation(z, iteration)  continuous codes for training; default tanh(z)
   observe(g.detach(), index)    default nothing; where state that lives across steps is updated
                                 (e.g. DPSH's bank of every training item's outputs)
-  loss(g, labels, index)        the training loss J(g), a scalar; backpropagated, one SGD step
+  loss(g, labels, index)        the training loss J(g), a scalar; backpropagated, one optimiser step
 and every ``execution.history_every`` steps once more, under torch.no_grad(), on h = binarize(z):
   loss(h, labels, index)        L(h), for the loss figure (HashNet Fig. 6); must not change state.
 ``labels`` is the batch's rows of the training label matrix (B x C, 0/1 floats); ``index`` (B,

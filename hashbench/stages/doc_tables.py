@@ -9,7 +9,9 @@ A block is the lines between a marker and ``<!-- end -->``::
     | method | 16 bits | ... |
     <!-- end -->
 
-``table1`` / ``table2`` and a protocol with a shipped reference. Each block is that table's MAP
+``<!-- generated: tuning -->`` renders the shipped tuning record (``render_tuning``). Otherwise
+``table1`` / ``table2`` and a protocol with a shipped reference; a third word ``shared`` takes the
+table from the reference runs of ``recipe: shared`` (hashbench/reference/runs-shared). Each block is that table's MAP
 for one protocol as ``hashbench tables`` writes it (mean ± sample std over the reference's seeds;
 bold the column's best, ≈ not significantly worse after Holm, the tables' paired randomization
 test on the reference's seed-averaged per-query AP, 10,000 sign flips, alpha 0.05).
@@ -29,7 +31,10 @@ from hashbench.errors import HashbenchError
 from hashbench.stages.reproduction import REFERENCE_DIR, reference_files
 from hashbench.stages.tables import _md_cell, mark_column, row_name, table_methods
 
-BLOCK = re.compile(r"(<!-- generated: (table[12]) ([A-Za-z0-9_.-]+) -->\n)(.*?)(<!-- end -->)", re.S)
+BLOCK = re.compile(r"(<!-- generated: (table[12]) ([A-Za-z0-9_.-]+)(?: (shared))? -->\n)(.*?)(<!-- end -->)", re.S)
+# A block whose marker ends in "shared" renders the reference runs of the one trainer every deep method
+# shared before training recipes (``recipe: shared``), kept beside the default's for docs/results.md.
+SHARED_DIR = REFERENCE_DIR.with_name("runs-shared")
 ALPHA, RESAMPLES = 0.05, 10_000  # the default config's tables.alpha and tables.resamples
 DOCUMENTS = ("README.md", "docs/results.md")  # the files holding generated blocks, from the repository root
 
@@ -59,9 +64,44 @@ def render(table: str, protocol: str, reference_dir=REFERENCE_DIR) -> str:
     return "\n".join(lines) + "\n"
 
 
+TUNING_BLOCK = re.compile(r"(<!-- generated: tuning -->\n)(.*?)(<!-- end -->)", re.S)
+
+
+def render_tuning(path=None) -> str:
+    """The shipped tuning record (``hashbench/reference/tuning.json``) as Markdown rows: per method
+    and protocol the validation MAP of each candidate learning rate, the chosen one in bold."""
+    from hashbench.config import TUNING_SHIPPED
+    from hashbench.stages import tuning
+
+    record = tuning.load(path or TUNING_SHIPPED)
+    protocols = sorted(record["protocols"], key=lambda p: (p != "mnist5k", p))
+    methods = sorted({m for p in protocols for m in record["protocols"][p]}, key=table_methods_order)
+    lines = ["| method | " + " | ".join(f"{p}: validation MAP at each lr" for p in protocols) + " |",
+             "|---|" + "---|" * len(protocols)]
+    for m in methods:
+        cells = []
+        for p in protocols:
+            entry = record["protocols"][p].get(m)
+            if entry is None:
+                cells.append("")
+                continue
+            cells.append(", ".join((f"**{s['params']['lr']:g}: {s['map']:.4f}**" if s["params"] == entry["chosen"]
+                                    else f"{s['params']['lr']:g}: {s['map']:.4f}") for s in entry["scores"]))
+        lines.append(f"| {m} | " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def table_methods_order(method: str) -> tuple:
+    """The deep methods in the order of the config files: the paper's, then those after it."""
+    order = ("HashNet", "DHN", "DNNH", "CNNH", "DCH", "GreedyHash", "CSQ", "OrthoHash")
+    return (order.index(method) if method in order else len(order), method)
+
+
 def regenerate(text: str, reference_dir=REFERENCE_DIR) -> str:
     """``text`` with every generated block rendered afresh."""
-    return BLOCK.sub(lambda m: m.group(1) + render(m.group(2), m.group(3), reference_dir) + m.group(5), text)
+    text = BLOCK.sub(lambda m: m.group(1) + render(m.group(2), m.group(3), SHARED_DIR if m.group(4) else reference_dir)
+                     + m.group(6), text)
+    return TUNING_BLOCK.sub(lambda m: m.group(1) + render_tuning() + m.group(3), text)
 
 
 def update(root: Path, check: bool = False, documents=DOCUMENTS) -> list[Path]:
@@ -75,8 +115,13 @@ def update(root: Path, check: bool = False, documents=DOCUMENTS) -> list[Path]:
         if new == text:
             continue
         if check:
+            before, after = TUNING_BLOCK.search(text), TUNING_BLOCK.search(new)
+            if before and before.group(0) != after.group(0):
+                raise HashbenchError(f"{path}: the generated block 'tuning' differs from the shipped tuning record; "
+                                     "run hashbench doc-tables")
             first = next(a for a, b in zip(BLOCK.finditer(text), BLOCK.finditer(new)) if a.group(0) != b.group(0))
-            raise HashbenchError(f"{path}: the generated block '{first.group(2)} {first.group(3)}' differs from the "
+            name = " ".join(g for g in first.group(2, 3, 4) if g)
+            raise HashbenchError(f"{path}: the generated block '{name}' differs from the "
                                  "shipped reference runs; run hashbench doc-tables")
         with io.atomic_path(path) as tmp:
             Path(tmp).write_text(new)

@@ -5,6 +5,8 @@ import pytest
 
 from hashbench import registry
 from hashbench.base import HashMethod
+from hashbench.deep import optim
+from hashbench.deep.base import DeepHashMethod
 from hashbench.data import splits
 from hashbench.errors import HashbenchError
 from hashbench.testing import check_method
@@ -76,6 +78,38 @@ def test_check_method_catches_each_broken_contract(flaw, message, digits):
     check_method(_Forgetful, x[split["train"]], y[split["train"]], {"flaw": None})
     with pytest.raises(AssertionError, match=message):
         check_method(_Forgetful, x[split["train"]], y[split["train"]], {"scale": 2.0, "flaw": flaw})
+
+
+class _RMSpropPlugin(DeepHashMethod):
+    """A plugin that declares its own optimiser, as a third-party package would (deep/base.py)."""
+
+    name = "RMSPROP-PLUGIN"
+    RECIPE = {"optimizer": "rmsprop", "lr": 2e-4, "smoothing": 0.9, "eps": 1e-6, "momentum": 0.5,
+              "weight_decay": 1e-4, "lr_gamma": 0.3}
+    LR_STEP_FRACTION = 0.5
+
+    def loss(self, codes, labels, index):
+        from hashbench.deep.losses import pairwise_likelihood
+
+        return pairwise_likelihood(codes, labels, 0.5, "none")
+
+
+def test_a_plugin_with_its_own_optimiser_passes_the_check_and_trains_with_it(digit_images, digits):
+    _, y, split = digits
+    train = split["train"]
+    params = {"iterations": 10, "batch_size": 16}
+    check_method(_RMSpropPlugin, digit_images[train], y[train], params)
+    method = _RMSpropPlugin(n_bits=12, **params)
+    assert method.resolved() == {"optimizer": "rmsprop", "lr": optim.USUAL_LR["rmsprop"],
+                                 "head_lr": optim.USUAL_LR["rmsprop"], "lr_step": 5, "lr_gamma": 0.3,
+                                 "weight_decay": 1e-4, "smoothing": 0.9, "eps": 1e-6, "momentum": 0.5}
+    torch = pytest.importorskip("torch")
+    weights = [torch.nn.Parameter(torch.zeros(2))]
+    optimizer, scheduler = optim.build(method, weights, [torch.nn.Parameter(torch.zeros(2))])
+    assert isinstance(optimizer, torch.optim.RMSprop) and scheduler.step_size == 5
+    assert optimizer.param_groups[0]["alpha"] == 0.9 and optimizer.param_groups[0]["momentum"] == 0.5
+    pretrained = _RMSpropPlugin(n_bits=12, pretrained=True).resolved()
+    assert (pretrained["lr"], pretrained["head_lr"]) == (2e-4, pytest.approx(2e-3))  # the recipe's, head 10x
 
 
 @pytest.mark.parametrize("name", METHODS)

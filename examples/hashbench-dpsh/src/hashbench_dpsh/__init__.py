@@ -10,8 +10,11 @@ s_ij = 1 for items sharing a label,
     - sum_ij (s_ij Theta_ij - log(1 + exp(Theta_ij))) / (n B)  +  eta sum_i ||b_i - u_i||^2 / (n B),
 b_i = sgn(u_i) held fixed, eta = 10 (the released ``lambda``), n the training set's size, B the
 batch's. Codes sgn(u). The hash layer fc(d -> K) keeps PyTorch's default initialisation, as
-released. Simplified: hashbench's shared trainer (SGD with Nesterov momentum and its step
-schedule) replaces the released plain SGD (lr 0.05, weight decay 1e-5, 150 epochs).
+released. Training recipe (``RECIPE``), the released ``DPSH_algo`` and ``AdjustLearningRate``:
+``optim.SGD`` without momentum, lr 0.05 and weight decay 1e-5 for every parameter (head
+multiplier 1), x0.1 every 50 of 150 epochs (lr_step_fraction 1/3). hashbench's loop builds,
+steps, checkpoints and resumes it; from scratch the learning rate is chosen on validation as for
+every method (``make tune``), 0.05 being the released rate for fine-tuning AlexNet.
 """
 
 from hashbench.base import require_number
@@ -25,6 +28,11 @@ class DPSH(DeepHashMethod):
     supervised = True
     # state that is not a weight, saved with every checkpoint and restored on resume (deep/base.py)
     prepared = ("bank_", "train_labels_")
+    # the optimiser its authors' code uses (deep/base.py: every unset optimiser setting takes these)
+    RECIPE = {"optimizer": "sgd", "lr": 0.05, "momentum": 0.0, "nesterov": False, "weight_decay": 1e-5,
+              "lr_gamma": 0.1}
+    PRETRAINED_HEAD_LR_MULT = 1.0
+    LR_STEP_FRACTION = 1 / 3
 
     def __init__(self, n_bits=32, seed=0, eta=10.0, **training):
         super().__init__(n_bits, seed, **training)

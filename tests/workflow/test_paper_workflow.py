@@ -49,12 +49,16 @@ def test_the_pytorch_solver_file_merges_over_the_paper_config():
     update_config(paper, yaml.safe_load((ROOT / "config" / "solver-pytorch.yaml").read_text()))
     pytorch = config.validate(paper)
     for protocol in caffe["protocols"]:
-        for method in ("HashNet", "HashNet-W", "HashNet-C", "DHN", "DNNH", "CNNH"):
+        for method in ("HashNet", "HashNet-W", "HashNet-C"):  # the two solvers' settings: HashNet's
             before, after = (config.method_params(c, protocol, method) for c in (caffe, pytorch))
             assert (before["lr"], before["batch_size"], before["nesterov"]) == (0.0002, 512, False)
             assert (after["lr"], after["batch_size"], after["nesterov"]) == (0.0003, 72, True)
             assert {k: v for k, v in after.items() if k not in ("lr", "batch_size", "nesterov")} == {
                 k: v for k, v in before.items() if k not in ("lr", "batch_size", "nesterov")}
+        for method in ("DHN", "DNNH", "CNNH"):  # their own recipes; the batch is the budget's
+            before, after = (config.method_params(c, protocol, method) for c in (caffe, pytorch))
+            assert (before["batch_size"], after["batch_size"]) == (512, 72)
+            assert "lr" not in after and "nesterov" not in after
         assert caffe["protocol_defs"][protocol]["pipeline"] == {"train_crop": "random"}
         assert pytorch["protocol_defs"][protocol]["pipeline"] == {"train_crop": "random-resized", "ten_crop": True}
     assert config.method_params(pytorch, "imagenet100", "HashNet")["similar_weight"] == 100

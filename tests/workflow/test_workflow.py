@@ -165,6 +165,23 @@ def test_a_method_with_a_grid_trains_with_the_value_chosen_on_the_validation_hol
     assert not (workdir / "results/selection/digits/LSH.json").exists()
 
 
+def test_the_selections_gather_into_a_tuning_record_that_a_config_can_name(workflow_run):
+    """make tune's last rule on the tiny workflow's selection; a run.json records the optimiser it
+    trained with, the chosen learning rate included."""
+    workdir, env = workflow_run
+    out = snakemake(workdir, env, "results/tuning.json")
+    assert out.returncode == 0, out.stderr[-3000:]
+    record = json.loads((workdir / "results/tuning.json").read_text())
+    chosen = json.loads((workdir / "results/selection/digits/HashNet.json").read_text())
+    assert record["recipe"] == "released" and record["protocols"]["digits"]["HashNet"]["chosen"] == chosen["chosen"]
+    run = json.loads((workdir / "results/runs/digits/HashNet/8bits/seed0/run.json").read_text())
+    assert run["optimiser"]["optimizer"] == "sgd" and run["optimiser"]["lr"] == chosen["chosen"]["lr"]
+    assert run["optimiser"]["lr_step"] == 4  # HashNet's released schedule: x0.5 after each fifth of 20 iterations
+    out = snakemake(workdir, env, "-n", "results/table1.csv", config={**TINY, "selection": {}, "tuning": "results/tuning.json"})
+    assert out.returncode == 0, out.stderr[-3000:]
+    assert "results/runs/digits/HashNet/8bits/seed0" in out.stdout  # the record's lr is the run's identity now
+
+
 def test_rerun_has_nothing_to_do_and_codes_are_reproducible(workflow_run):
     workdir, env = workflow_run
     out = snakemake(workdir, env, "results/table1.csv", "-n")

@@ -24,6 +24,7 @@ def main() -> None:
 
     from hashbench import metrics, registry, stats
     from hashbench.deep.images import PipelineImages
+    from hashbench.deep.trainer import Trainer
 
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
@@ -44,8 +45,7 @@ def main() -> None:
                                          "augment": augment, "cache": True, "workers": 0})
         for seed in args.seeds:
             method = registry.create("HashNet", 32, seed, {"iterations": args.iterations, "batch_size": 64})
-            method.execution.update(device="cpu")
-            method.fit(source[train], labels[train])
+            method.fit(source[train], labels[train], trainer=Trainer({"device": "cpu"}))
             result = metrics.evaluate(method.encode(source[query]), method.encode(source[database]), labels[query],
                                       labels[database], len(database), precision_at=(), per_query=True)
             maps[augment, seed], ap[augment, seed] = result["map"], result["per_query"]["ap"]

@@ -3,11 +3,11 @@
     python bench/bench_encode.py [--images 20000] [--bits 64] [--threads 1] [--batches 256 64 32]
 
 A deep run of the embedded protocols encodes every image once at the end of training (70,000 on
-``fashion``). This times ``hashbench.deep.loop.outputs`` of the small CNN with a hash layer, in
+``fashion``). This times ``hashbench.deep.trainer.outputs`` of the small CNN with a hash layer, in
 one process, on ``--images`` random 28x28 one-channel images (``fashion``'s shape) at each batch
 size, and prints images per second, the ratio to the first batch size and whether the outputs
 (and so the codes) are the same bit for bit. The workflow's jobs run one thread each; the default
-batch on a CPU is ``hashbench.deep.loop.encode_batch_size``.
+batch on a CPU is ``hashbench.deep.trainer.encode_batch_size``.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ import torch
 
 from hashbench.deep.backbones import SmallCNN
 from hashbench.deep.images import ArrayImages
-from hashbench.deep.loop import encode_batch_size, outputs
+from hashbench.deep.trainer import encode_batch_size, outputs
 
 
 def main() -> None:

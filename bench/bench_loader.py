@@ -31,7 +31,7 @@ import torch
 from hashbench import layout
 from hashbench.data import splits
 from hashbench.deep import images
-from hashbench.deep.loop import Batches
+from hashbench.deep.trainer import Batches
 from hashbench.stages.features import write_image_cache
 
 
@@ -98,7 +98,7 @@ def pixel_difference(data, batch: int) -> tuple[float, float, float]:
     std = torch.tensor(images.IMAGENET_STD).view(1, 3, 1, 1)
     out = []
     for augment in ("pil", "device"):
-        source = data.pipeline_images({"workers": 0, "train_crop": "random-resized", "augment": augment})
+        source = data.pipeline_images({"train_crop": "random-resized", "augment": augment}, workers=0)
         drawn = Batches(np.random.default_rng(1), len(source), batch, 0, 2, seed=1)
         out.append(torch.cat([x.float() for _, x in source.train_batches(drawn, "cpu")]))
     levels = ((out[1] - out[0]) * std * 255).abs()
@@ -159,7 +159,7 @@ def main() -> None:
                     for where, cached in (("files", False), ("cache", True)):
                         rates = []
                         for augment in ("pil", "device"):
-                            source = data.pipeline_images({**pipeline, "cache": cached, "augment": augment})
+                            source = data.pipeline_images({**pipeline, "cache": cached, "augment": augment}, workers=0)
                             assert isinstance(source.source, images.ImageCache) == cached
                             rates.append(training_rate(source, args.batch, args.iterations, device) if train
                                          else encoding_rate(source, 256, device))

@@ -50,6 +50,7 @@ def worker(args) -> None:
 
     from hashbench import registry
     from hashbench.deep.images import ImageCache, PipelineImages
+    from hashbench.deep.trainer import Trainer
 
     torch.set_num_threads(max(1, (os.cpu_count() or 2) - 2))
     work = Path(args.work)
@@ -62,12 +63,12 @@ def worker(args) -> None:
               "iterations": args.iterations, "batch_size": args.batch, "lr": 0.0002, "nesterov": False,
               "lr_step": 2000, "lr_gamma": 0.5, "weighting": "released", "similar_weight": 10}
     method = registry.create("HashNet", 64, 0, params)
-    method.execution.update(device=args.device, checkpoint_every=args.kill_at, history_every=10)
     out = work / args.run
-    method.checkpoint_path = out / "checkpoint.pt"
+    trainer = Trainer({"device": args.device, "checkpoint_every": args.kill_at, "history_every": 10},
+                      out / "checkpoint.pt")
     start_iteration = 0
-    if method.checkpoint_path.exists():
-        start_iteration = torch.load(method.checkpoint_path, map_location="cpu", weights_only=False)["iteration"]
+    if trainer.checkpoint_path.exists():
+        start_iteration = torch.load(trainer.checkpoint_path, map_location="cpu", weights_only=False)["iteration"]
     cuda = args.device == "cuda"
     if cuda:
         torch.cuda.reset_peak_memory_stats()
@@ -81,7 +82,7 @@ def worker(args) -> None:
             yield item
 
     images.train_batches = timed
-    method.fit(images, labels)
+    method.fit(images, labels, trainer=trainer)
     if cuda:
         torch.cuda.synchronize()
     seconds = time.perf_counter() - first["clock"]
@@ -93,7 +94,7 @@ def worker(args) -> None:
     print(json.dumps({"event": "done", "seconds": seconds, "iterations": args.iterations - start_iteration,
                       "images_per_s": timed_iterations * args.batch / seconds,
                       "peak_memory_gib": torch.cuda.max_memory_allocated() / 2**30 if cuda else None,
-                      "nondeterministic": method.nondeterministic_}), flush=True)
+                      "nondeterministic": trainer.measured["nondeterministic"]}), flush=True)
 
 
 def sample_utilisation(stop: threading.Event, samples: list) -> None:

@@ -35,14 +35,14 @@ def _workers(text: str) -> int | None:
 
 
 def _execution(args) -> dict:
-    """The execution settings of a job (``hashbench.config.EXECUTION_DEFAULTS``), from its options."""
+    """The execution settings of a job (``hashbench.settings.EXECUTION_DEFAULTS``), from its options."""
     return {"device": args.device, "checkpoint_every": args.checkpoint_every, "history_every": args.history_every,
             "workers": args.workers}
 
 
 def _add_execution(s, training: bool) -> None:
     """The execution options (config block ``execution``; the workflow passes them as resources)."""
-    from hashbench.config import EXECUTION_DEFAULTS as defaults
+    from hashbench.settings import EXECUTION_DEFAULTS as defaults
 
     s.add_argument("--device", choices=("auto", "cpu", "cuda"), default=defaults["device"])
     s.add_argument("--workers", type=_workers, default=defaults["workers"],

@@ -3,26 +3,16 @@
 from __future__ import annotations
 
 import copy
-import hashlib
-import json
-import os
 from pathlib import Path
 
 import jsonschema
 import yaml
 
 from hashbench.errors import HashbenchError
+from hashbench import reference, settings
+from hashbench.settings import EXECUTION_DEFAULTS, FEATURE_PIPELINE, pipeline_spec
 
 SCHEMA_PATH = Path(__file__).with_name("config.schema.yaml")
-PIPELINE_DEFAULTS = {"resize": 256, "crop": 224, "train_crop": "random-resized", "ten_crop": False,
-                     "augment": "device", "cache": True}
-# How jobs run, not what they compute (config block ``execution``): device ("auto": cuda if available),
-# checkpoint cadence of deep trainings, how often the loss on binary codes L(h) is evaluated and the
-# loss history read back from the device, loader processes (null: one per CPU thread of the job).
-EXECUTION_DEFAULTS = {"device": "auto", "checkpoint_every": 100, "history_every": 1, "workers": None}
-# The shipped tuning record: each deep method's learning rate chosen on validation per embedded protocol
-# (config key ``tuning: shipped``; ``make tune`` re-derives it).
-TUNING_SHIPPED = Path(__file__).with_name("reference") / "tuning.json"
 
 
 def _schema() -> dict:
@@ -63,7 +53,7 @@ def validate(config: dict) -> dict:
         hint = f"; expected {expected}" if expected else ""
         raise HashbenchError(f"config field '{_field(error.absolute_path)}': {error.message}{hint}")
     _fill_defaults(cfg, schema)
-    cfg["execution"] = {**EXECUTION_DEFAULTS, **cfg.get("execution", {})}
+    cfg["execution"] = settings.execution(cfg.get("execution"))
     _check_training(cfg)
     read_tuning(cfg["tuning"])  # a bad record names its file before any job runs
     for i, name in enumerate(cfg["protocols"]):
@@ -107,7 +97,7 @@ def validate(config: dict) -> dict:
 
 def _check_training(cfg: dict) -> None:
     """The ``training`` block holds the deep trainer's settings (``DeepHashMethod.TRAINING``) only."""
-    from hashbench.deep.base import DeepHashMethod
+    from hashbench.deep.method import DeepHashMethod
 
     for key in cfg["training"]:
         if key in EXECUTION_DEFAULTS:
@@ -131,12 +121,12 @@ def _check_protocol(name: str, spec: dict) -> None:
     if source is None:
         raise HashbenchError(f"{field}.source': unknown source '{spec['source']}'; "
                              f"expected one of {', '.join(sorted(sources.SOURCES))}")
-    needs = {"image-lists": "lists", "image-folder": "label_file"}.get(spec["source"])
-    if needs and needs not in spec:
-        raise HashbenchError(f"{field}': source '{spec['source']}' needs '{needs}'")
-    if spec["source"] == "image-lists" and "split" in spec:
-        raise HashbenchError(f"{field}.split': the lists of source 'image-lists' fix the split; remove 'split'")
-    if spec["source"] != "image-lists" and "split" not in spec:
+    for needs in source.needs:
+        if needs not in spec:
+            raise HashbenchError(f"{field}': source '{spec['source']}' needs '{needs}'")
+    if source.fixes_split and "split" in spec:
+        raise HashbenchError(f"{field}.split': the files of source '{spec['source']}' fix the split; remove 'split'")
+    if not source.fixes_split and "split" not in spec:
         raise HashbenchError(f"{field}': source '{spec['source']}' needs 'split' (query and train sizes)")
     if source.composed != ("compose" in spec):
         raise HashbenchError(f"{field}.compose': " + (f"source '{spec['source']}' needs it (query_pool, database)"
@@ -145,8 +135,9 @@ def _check_protocol(name: str, spec: dict) -> None:
     if source.composed and "unseen" in spec.get("split", {}):
         raise HashbenchError(f"{field}.split.unseen': source '{spec['source']}' fixes query and database; "
                              "hold out classes of a source the split draws from")
-    if spec["source"] != "image-lists" and "query_overlap" in spec:
-        raise HashbenchError(f"{field}.query_overlap': only the lists of source 'image-lists' can overlap; "
+    if not source.fixes_split and "query_overlap" in spec:
+        fixed = ", ".join(n for n, s in sources.SOURCES.items() if s.fixes_split)
+        raise HashbenchError(f"{field}.query_overlap': only sources whose files fix the split ({fixed}) can overlap; "
                              "remove 'query_overlap'")
     if source.files and spec["features"] == "pixels":
         raise HashbenchError(f"{field}.features': 'pixels' needs in-memory images of one size; image files "
@@ -178,24 +169,6 @@ def load(path) -> dict:
     return validate(raw)
 
 
-def digest(obj) -> str:
-    """A short stable hash of a JSON-able object (the config hash of a run)."""
-    return hashlib.sha256(json.dumps(obj, sort_keys=True).encode()).hexdigest()[:16]
-
-
-def pipeline_spec(pipeline: dict | None) -> dict:
-    """A protocol's image pipeline (``hashbench.deep.images``) with the released code's defaults filled in."""
-    return {**PIPELINE_DEFAULTS, **(pipeline or {})}
-
-
-def loader_workers(workers: int | None, threads: int | None) -> int:
-    """Loader processes of a job: ``workers`` (execution.workers) if set, else one per CPU thread the
-    job was given (Snakemake's threads), else one per CPU of the machine."""
-    if workers is not None:
-        return workers
-    return threads if threads else (os.cpu_count() or 1)
-
-
 def method_params(cfg: dict, protocol: str, method: str) -> dict:
     """The method's hyperparameters on ``protocol``: for a deep method the values chosen on validation
     in the tuning record (``tuned_params``), under the config's ``training`` block (the trainer's
@@ -212,10 +185,10 @@ def method_params(cfg: dict, protocol: str, method: str) -> dict:
 
 
 def tuning_file(tuning: str | None) -> Path | None:
-    """The tuning record the config's ``tuning`` names: "shipped" (``TUNING_SHIPPED``), a file, or None."""
+    """The tuning record the config's ``tuning`` names: "shipped" (``hashbench.reference.TUNING``), a file, or None."""
     if tuning is None:
         return None
-    return TUNING_SHIPPED if tuning == "shipped" else Path(tuning)
+    return reference.TUNING if tuning == "shipped" else Path(tuning)
 
 
 def read_tuning(tuning: str | None) -> dict | None:
@@ -250,7 +223,6 @@ def tuned_params(tuning: str | None, protocol: str, cls, params: dict) -> dict:
 # resources, which it does not compare.
 SPLIT_FREE = ("pipeline", "features", "feature_weights")  # the split is drawn before any of them is read
 PIPELINE_EXECUTION = ("cache",)  # how images are read, not which pixels: the cache holds the files' pixels
-FEATURE_PIPELINE = ("resize", "crop", "ten_crop")  # fc7 features: the encoding crops (both paths give the same)
 
 
 def data_spec(cfg: dict, protocol: str) -> dict:

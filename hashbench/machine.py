@@ -16,7 +16,7 @@ last-bit differences. ``record`` writes down what decides that:
   blas          the BLAS libraries numpy and scipy loaded (threadpoolctl: library, version, kernel)
   cuda          on a CUDA device: its name and compute capability, the driver, CUDA and cuDNN
                 versions, TF32 and determinism flags, the ops without a deterministic kernel that
-                ran (``hashbench.deep.loop``); absent on CPU
+                ran (``hashbench.deep.trainer``); absent on CPU
   key           8 hex digits over cpu, isa, env, threads, versions and cuda's device and versions:
                 runs with the same key ran where codes are expected to be bit-identical
 """
@@ -28,7 +28,7 @@ import platform
 import sys
 from importlib import metadata
 
-from hashbench.config import digest
+from hashbench.settings import digest
 
 PACKAGES = ("torch", "torchvision", "numpy", "scipy", "scikit-learn", "numba")
 KERNEL_VARIABLES = ("DNNL_MAX_CPU_ISA", "ATEN_CPU_CAPABILITY", "OPENBLAS_CORETYPE", "MKL_ENABLE_INSTRUCTIONS",

@@ -18,7 +18,7 @@ import inspect
 import pkgutil
 from importlib.metadata import entry_points
 
-from hashbench.base import HashMethod
+from hashbench.method import HashMethod
 from hashbench.errors import HashbenchError
 
 ENTRY_POINT_GROUP = "hashbench.methods"
@@ -29,6 +29,8 @@ def _builtin(broken: dict[str, str]) -> dict[str, type[HashMethod]]:
 
     found = {}
     for info in pkgutil.iter_modules(package.__path__):
+        if info.name.startswith("_"):  # a helper of a method (e.g. _cnnh_targets), not one itself
+            continue
         try:
             module = importlib.import_module(f"{package.__name__}.{info.name}")
         except Exception as exc:  # a broken module must not take every other method down with it

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from hashbench.base import HashMethod
+from hashbench.method import HashMethod
 from hashbench.errors import HashbenchError
 
 
@@ -27,7 +27,7 @@ def _codes(method: HashMethod, X, n_bits: int, what: str) -> np.ndarray:
 
 def check_method(cls: type[HashMethod], X, Y: np.ndarray, params: dict | None = None, n_bits: int = 12,
                  seed: int = 0) -> None:
-    """Check ``cls`` against the method contract (``hashbench.base``): a ``name``; hyperparameters
+    """Check ``cls`` against the method contract (``hashbench.method``): a ``name``; hyperparameters
     from ``__init__`` stored under their own names; ``fit`` returning self and adding only learned
     attributes ending in ``_``; int8 {-1, +1} codes of shape (n, n_bits); the same codes for the same
     seed; the same codes from a method rebuilt from ``get_params()``; unknown hyperparameters, and
@@ -36,7 +36,7 @@ def check_method(cls: type[HashMethod], X, Y: np.ndarray, params: dict | None = 
     params = dict(params or {})
     name = getattr(cls, "name", None)
     assert isinstance(name, str) and name, f"{cls.__qualname__}: needs a class attribute 'name'"
-    assert issubclass(cls, HashMethod), f"{name}: must subclass hashbench.base.HashMethod"
+    assert issubclass(cls, HashMethod), f"{name}: must subclass hashbench.method.HashMethod"
     try:
         cls.check_params({"no_such_hyperparameter": 1})
     except HashbenchError as exc:

@@ -24,8 +24,8 @@ released code has no cap). ``loss_history_`` holds f after every sweep, ``n_swee
 
 import numpy as np
 
-from hashbench.base import HashMethod, require_int, require_number
-from hashbench.errors import HashbenchError
+from hashbench.method import HashMethod
+from hashbench.params import Integer, Nullable, Options, Real, check
 from hashbench.shallow.labels import similar
 from hashbench.shallow.projections import pca_directions, squared_distances
 
@@ -54,6 +54,10 @@ class BRE(HashMethod):
     name = "BRE"
     supervised = True
 
+    PARAMS = {"max_sweeps": Integer(1), "hash_size": Integer(1), "tol": Real(0), "n_points": Nullable(Integer(2)),
+              "kernel": Options(("linear", "rbf")), "sigma": Nullable(Real(0, closed="neither")),
+              "pair_fraction": Real(0, 1, "right")}
+
     def __init__(self, n_bits=32, seed=0, n_points=None, hash_size=50, pair_fraction=0.05, kernel="linear",
                  sigma=None, tol=1e-6, max_sweeps=2000):
         super().__init__(n_bits, seed)
@@ -65,24 +69,11 @@ class BRE(HashMethod):
         self.tol = tol
         self.max_sweeps = max_sweeps
 
-    def validate(self):
-        super().validate()
-        require_int("max_sweeps", self.max_sweeps, 1)
-        require_int("hash_size", self.hash_size, 1)
-        require_number("tol", self.tol, lambda t: t >= 0, "a non-negative tolerance")
-        if self.n_points is not None:
-            require_int("n_points", self.n_points, 2)
-        if self.kernel not in ("linear", "rbf"):
-            raise HashbenchError(f"kernel: expected 'linear' (the released demo's) or 'rbf', got {self.kernel!r}")
-        if self.sigma is not None:
-            require_number("sigma", self.sigma, lambda s: s > 0, "a positive kernel width or null")
-        require_number("pair_fraction", self.pair_fraction, lambda f: 0 < f <= 1, "a fraction in (0, 1]")
-
     def _check(self, n_train, n):
         """The limits that depend on the training set."""
         self.validate()
-        require_int("n_points", n, 2, n_train, " (the training set size)")
-        require_int("hash_size", self.hash_size, 1, n, " (n_points)")
+        check("n_points", n, Integer(2, n_train), " (the training set size)")
+        check("hash_size", self.hash_size, Integer(1, n), " (n_points)")
 
     def _unit_rows(self, X):
         """The demo's preprocessing for the linear kernel: centred by the training mean, unit norm."""

@@ -12,22 +12,21 @@ probable one if none is), and the code is the sign of the sum of their codewords
 
 import numpy as np
 
-from hashbench.base import HashMethod, multi_label, require_int, require_number, sign
+from hashbench.codes import multi_label, sign
+from hashbench.method import HashMethod
+from hashbench.params import Integer, Real
 
 
 class Classifier(HashMethod):
     name = "Classifier"
     supervised = True
 
+    PARAMS = {"max_iter": Integer(1), "C": Real(0, closed="neither")}
+
     def __init__(self, n_bits=32, seed=0, C=1.0, max_iter=1000):
         super().__init__(n_bits, seed)
         self.C = C
         self.max_iter = max_iter
-
-    def validate(self):
-        super().validate()
-        require_int("max_iter", self.max_iter, 1)
-        require_number("C", self.C, lambda c: c > 0, "a positive inverse regularisation strength")
 
     def fit(self, X, Y):
         self.validate()

@@ -18,26 +18,25 @@ HashNet's released solver) and its tuned learning rate.
 
 import numpy as np
 
-from hashbench.base import require_int, sign
-from hashbench.deep.base import DeepHashMethod
+from hashbench.codes import sign
+from hashbench.params import Integer
+from hashbench.deep.method import DeepHashMethod
 
 class CNNH(DeepHashMethod):
     name = "CNNH"
     supervised = True
     prepared = ("targets_", "stage1_objective_")
 
+    PARAMS = {"n_sweeps": Integer(1)}
+
     def __init__(self, n_bits=32, seed=0, n_sweeps=3, **training):
         super().__init__(n_bits, seed, **training)
         self.n_sweeps = n_sweeps
 
-    def validate(self):
-        super().validate()
-        require_int("n_sweeps", self.n_sweeps, 1)
-
     def prepare(self, Y, rng):
         import torch
 
-        from hashbench.shallow.cnnh_targets import coordinate_descent  # numba: imported to train, not to list
+        from hashbench.methods._cnnh_targets import coordinate_descent  # numba: imported to train, not to list
 
         H = rng.uniform(-1, 1, (Y.shape[0], self.n_bits))
         order = np.stack([rng.permutation(H.size) for _ in range(self.n_sweeps)])

@@ -28,9 +28,8 @@ import logging
 
 import numpy as np
 
-from hashbench.base import require_int, require_number
-from hashbench.deep.base import DeepHashMethod
-from hashbench.errors import HashbenchError
+from hashbench.params import Integer, Options, Real
+from hashbench.deep.method import DeepHashMethod
 
 log = logging.getLogger("hashbench")
 HEADS = ("released", "linear")
@@ -66,6 +65,9 @@ class CSQ(DeepHashMethod):
     PRETRAINED_HEAD_LR_MULT = 100.0
     LR_STEP_FRACTION = 1 / 9
 
+    PARAMS = {"quantization_weight": Real(0), "pairwise_weight": Real(0), "centre_tries": Integer(1),
+              "head": Options(HEADS)}
+
     def __init__(self, n_bits=32, seed=0, quantization_weight=0.05, pairwise_weight=0.2, head="released",
                  centre_tries=10000, **training):
         super().__init__(n_bits, seed, **training)
@@ -73,14 +75,6 @@ class CSQ(DeepHashMethod):
         self.pairwise_weight = pairwise_weight
         self.head = head
         self.centre_tries = centre_tries
-
-    def validate(self):
-        super().validate()
-        require_number("quantization_weight", self.quantization_weight, lambda v: v >= 0, "a non-negative weight")
-        require_number("pairwise_weight", self.pairwise_weight, lambda v: v >= 0, "a non-negative weight")
-        require_int("centre_tries", self.centre_tries, 1)
-        if self.head not in HEADS:
-            raise HashbenchError(f"head: expected one of {', '.join(HEADS)}, got {self.head!r}")
 
     def build_head(self, feature_dim, n_labels):
         """The hash layer, with the centres and the tie-breaking vector as buffers (checkpointed)."""

@@ -19,9 +19,8 @@ the last layer's gradient x10 (its bias x20: not kept, one head multiplier), a d
 steps of a 2,000-step run, i.e. a constant rate (lr_step_fraction 5).
 """
 
-from hashbench.base import require_number
-from hashbench.deep.base import DeepHashMethod
-from hashbench.errors import HashbenchError
+from hashbench.params import Options, Real
+from hashbench.deep.method import DeepHashMethod
 
 DISTANCES = ("euclidean", "hamming")
 QUANTIZATIONS = ("squared", "cauchy")
@@ -33,6 +32,9 @@ class DCH(DeepHashMethod):
     RECIPE = {"optimizer": "sgd", "lr": 5e-3, "momentum": 0.9, "nesterov": False, "weight_decay": 0.0, "lr_gamma": 0.1}
     LR_STEP_FRACTION = 5.0
 
+    PARAMS = {"gamma": Real(0, closed="neither"), "quantization_weight": Real(0), "distance": Options(DISTANCES),
+              "quantization": Options(QUANTIZATIONS)}
+
     def __init__(self, n_bits=32, seed=0, gamma=20.0, distance="euclidean", quantization_weight=0.0,
                  quantization="squared", **training):
         super().__init__(n_bits, seed, **training)
@@ -40,15 +42,6 @@ class DCH(DeepHashMethod):
         self.distance = distance
         self.quantization_weight = quantization_weight
         self.quantization = quantization
-
-    def validate(self):
-        super().validate()
-        require_number("gamma", self.gamma, lambda v: v > 0, "a positive Cauchy scale")
-        require_number("quantization_weight", self.quantization_weight, lambda v: v >= 0, "a non-negative weight")
-        if self.distance not in DISTANCES:
-            raise HashbenchError(f"distance: expected one of {', '.join(DISTANCES)}, got {self.distance!r}")
-        if self.quantization not in QUANTIZATIONS:
-            raise HashbenchError(f"quantization: expected one of {', '.join(QUANTIZATIONS)}, got {self.quantization!r}")
 
     def quantization_loss(self, codes):
         import torch

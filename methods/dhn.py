@@ -22,9 +22,8 @@ not kept, one head multiplier), x0.5 every 5,000 steps of a 2,000-step run, i.e.
 (lr_step_fraction 2.5).
 """
 
-from hashbench.base import require_number
-from hashbench.deep.base import DeepHashMethod
-from hashbench.errors import HashbenchError
+from hashbench.params import Options, Real
+from hashbench.deep.method import DeepHashMethod
 
 PAIRS = ("released", "paper")
 SIMILARITIES = ("cosine", "inner")
@@ -37,6 +36,9 @@ class DHN(DeepHashMethod):
     RECIPE = {"optimizer": "sgd", "lr": 5e-5, "momentum": 0.9, "nesterov": False, "weight_decay": 0.0, "lr_gamma": 0.5}
     LR_STEP_FRACTION = 2.5
 
+    PARAMS = {"alpha": Real(0, closed="neither"), "quantization_weight": Real(0), "pairs": Options(PAIRS),
+              "similarity": Options(SIMILARITIES), "quantization": Options(QUANTIZATIONS)}
+
     def __init__(self, n_bits=32, seed=0, alpha=10.0, pairs="released", similarity="cosine", quantization="squared",
                  quantization_weight=0.0, **training):
         super().__init__(n_bits, seed, **training)
@@ -45,14 +47,6 @@ class DHN(DeepHashMethod):
         self.similarity = similarity
         self.quantization = quantization
         self.quantization_weight = quantization_weight
-
-    def validate(self):
-        super().validate()
-        require_number("alpha", self.alpha, lambda v: v > 0, "a positive scale")
-        require_number("quantization_weight", self.quantization_weight, lambda v: v >= 0, "a non-negative weight")
-        for key, allowed in (("pairs", PAIRS), ("similarity", SIMILARITIES), ("quantization", QUANTIZATIONS)):
-            if getattr(self, key) not in allowed:
-                raise HashbenchError(f"{key}: expected one of {', '.join(allowed)}, got {getattr(self, key)!r}")
 
     def loss(self, codes, labels, index):
         from hashbench.deep.losses import balanced_pairwise_likelihood, log_cosh, pairwise_likelihood

@@ -18,25 +18,21 @@ Simplified: the projection to K * slice_dim units stands in for DNNH's shared la
 
 import numpy as np
 
-from hashbench.base import require_int, require_number
-from hashbench.deep.base import DeepHashMethod
+from hashbench.params import Integer, Real
+from hashbench.deep.method import DeepHashMethod
 
 
 class DNNH(DeepHashMethod):
     name = "DNNH"
     supervised = True
 
+    PARAMS = {"slice_dim": Integer(1), "epsilon": Real(0, 0.5, "left"), "margin": Real(0, closed="neither")}
+
     def __init__(self, n_bits=32, seed=0, slice_dim=8, epsilon=0.1, margin=1.0, **training):
         super().__init__(n_bits, seed, **training)
         self.slice_dim = slice_dim
         self.epsilon = epsilon
         self.margin = margin
-
-    def validate(self):
-        super().validate()
-        require_int("slice_dim", self.slice_dim, 1)
-        require_number("epsilon", self.epsilon, lambda v: 0 <= v < 0.5, "a threshold half-width in [0, 0.5)")
-        require_number("margin", self.margin, lambda v: v > 0, "a positive margin")
 
     def build_head(self, feature_dim, n_labels):
         from torch import nn

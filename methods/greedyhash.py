@@ -16,8 +16,9 @@ Simplified: the released script keeps the epoch with the best test accuracy, whi
 labels: not done here.
 """
 
-from hashbench.base import multi_label, require_number
-from hashbench.deep.base import DeepHashMethod
+from hashbench.codes import multi_label
+from hashbench.params import Real
+from hashbench.deep.method import DeepHashMethod
 
 
 class GreedyHash(DeepHashMethod):
@@ -28,13 +29,11 @@ class GreedyHash(DeepHashMethod):
     LR_STEP_FRACTION = 0.6
     prepared = ("multi_label_",)
 
+    PARAMS = {"alpha": Real(0)}
+
     def __init__(self, n_bits=32, seed=0, alpha=0.1, **training):
         super().__init__(n_bits, seed, **training)
         self.alpha = alpha
-
-    def validate(self):
-        super().validate()
-        require_number("alpha", self.alpha, lambda v: v >= 0, "a non-negative weight")
 
     def build_head(self, feature_dim, n_labels):
         from torch import nn

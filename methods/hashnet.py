@@ -23,8 +23,8 @@ the budget); the Caffe solver that produced the paper's numbers is the same with
 2e-4 (config/paper.yaml). The ablations train with HashNet's recipe and tuned learning rate.
 """
 
-from hashbench.base import require_int, require_number
-from hashbench.deep.base import DeepHashMethod
+from hashbench.params import Integer, Nullable, Options, Real
+from hashbench.deep.method import DeepHashMethod
 from hashbench.errors import HashbenchError
 
 SCHEDULES = ("released", "stages", "none")
@@ -35,6 +35,11 @@ NORMALISATIONS = ("weights", "pairs")
 class HashNet(DeepHashMethod):
     name = "HashNet"
     supervised = True
+
+    PARAMS = {"alpha": Nullable(Real(0, closed="neither")), "similar_weight": Real(0, closed="neither"),
+              "beta_gamma": Real(0), "beta_power": Real(0), "beta_step": Integer(1),
+              "schedule": Options(SCHEDULES), "weighting": Options(WEIGHTINGS),
+              "normalise": Options(NORMALISATIONS)}
 
     def __init__(self, n_bits=32, seed=0, alpha=None, weighting="paper", similar_weight=1.0, normalise="weights",
                  schedule="released", beta_gamma=0.005, beta_power=0.5, beta_step=200,
@@ -51,27 +56,14 @@ class HashNet(DeepHashMethod):
         self.stages = stages
 
     def validate(self) -> None:
-        """The HashNet-specific hyperparameters (a HashbenchError names the first bad one)."""
+        """What depends on two hyperparameters (``PARAMS`` holds the rest)."""
         super().validate()
-        if self.alpha is not None:
-            require_number("alpha", self.alpha, lambda v: v > 0, "a positive number or null (10 / n_bits)")
-        require_number("similar_weight", self.similar_weight, lambda v: v > 0, "a positive weight")
-        require_number("beta_gamma", self.beta_gamma, lambda v: v >= 0, "a non-negative number")
-        require_number("beta_power", self.beta_power, lambda v: v >= 0, "a non-negative number")
-        require_int("beta_step", self.beta_step, 1)
-        if self.schedule not in SCHEDULES:
-            raise HashbenchError(f"schedule: expected one of {', '.join(SCHEDULES)}, got {self.schedule!r}")
-        if self.weighting not in WEIGHTINGS:
-            raise HashbenchError(f"weighting: expected one of {', '.join(WEIGHTINGS)}, got {self.weighting!r}")
         if self.similar_weight != 1.0 and self.weighting != "released":
             raise HashbenchError(f"similar_weight: {self.similar_weight!r} has no effect with weighting "
                                  f"'{self.weighting}'; set weighting: released to use it")
-        if self.normalise not in NORMALISATIONS:
-            raise HashbenchError(f"normalise: expected one of {', '.join(NORMALISATIONS)}, got {self.normalise!r}")
         if self.schedule == "stages" and (not self.stages or list(self.stages) != sorted(self.stages)
                                           or self.stages[0] <= 0):
             raise HashbenchError(f"stages: expected an increasing list of positive betas, got {self.stages!r}")
-
 
     def beta(self, iteration: int) -> float:
         if self.schedule == "released":

@@ -11,20 +11,20 @@ sgn((x - mu) W_pca R). K must not exceed the feature dimension.
 
 import numpy as np
 
-from hashbench.base import HashMethod, require_int, sign
+from hashbench.codes import sign
+from hashbench.method import HashMethod
+from hashbench.params import Integer
 from hashbench.shallow.projections import itq_rotation, pca_directions
 
 
 class ITQ(HashMethod):
     name = "ITQ"
 
+    PARAMS = {"n_iter": Integer(1)}
+
     def __init__(self, n_bits=32, seed=0, n_iter=50):
         super().__init__(n_bits, seed)
         self.n_iter = n_iter
-
-    def validate(self):
-        super().validate()
-        require_int("n_iter", self.n_iter, 1)
 
     def fit(self, X, Y=None):
         self.validate()

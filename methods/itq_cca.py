@@ -11,7 +11,9 @@ directions, which is why ITQ-CCA degrades at long codes (HashNet Table 1, NUS-WI
 
 import numpy as np
 
-from hashbench.base import HashMethod, require_int, require_number, sign
+from hashbench.codes import sign
+from hashbench.method import HashMethod
+from hashbench.params import Integer, Real
 from hashbench.errors import HashbenchError
 from hashbench.shallow.projections import itq_rotation
 
@@ -39,15 +41,12 @@ class ITQCCA(HashMethod):
     name = "ITQ-CCA"
     supervised = True
 
+    PARAMS = {"n_iter": Integer(1), "reg": Real(0, closed="neither")}
+
     def __init__(self, n_bits=32, seed=0, n_iter=50, reg=1e-4):
         super().__init__(n_bits, seed)
         self.n_iter = n_iter
         self.reg = reg
-
-    def validate(self):
-        super().validate()
-        require_int("n_iter", self.n_iter, 1)
-        require_number("reg", self.reg, lambda r: r > 0, "a positive regulariser")
 
     def fit(self, X, Y):
         self.validate()

@@ -22,7 +22,9 @@ residue R_{k-1} = r S - sum_{t<k} h_t h_t^T by maximising h^T R_{k-1} h (Eq. 10)
 
 import numpy as np
 
-from hashbench.base import HashMethod, require_int, require_number, sign
+from hashbench.codes import sign
+from hashbench.method import HashMethod
+from hashbench.params import Integer, Nullable, Real
 from hashbench.shallow.labels import LabelSimilarity
 from hashbench.shallow.projections import anchors_and_sample
 
@@ -92,6 +94,9 @@ class KSH(HashMethod):
     name = "KSH"
     supervised = True
 
+    PARAMS = {"n_iter": Integer(0), "n_anchors": Integer(1), "tol": Real(0),
+              "sigma": Nullable(Real(0, closed="neither")), "n_labelled": Nullable(Integer(2))}
+
     def __init__(self, n_bits=32, seed=0, n_anchors=300, n_labelled=None, sigma=None, n_iter=500, tol=1e-2):
         super().__init__(n_bits, seed)
         self.n_anchors = n_anchors
@@ -99,12 +104,6 @@ class KSH(HashMethod):
         self.sigma = sigma
         self.n_iter = n_iter
         self.tol = tol
-
-    def validate(self):
-        super().validate()
-        require_int("n_iter", self.n_iter, 0)
-        require_int("n_anchors", self.n_anchors, 1)
-        require_number("tol", self.tol, lambda t: t >= 0, "a non-negative tolerance")
 
     def fit(self, X, Y):
         self.validate()

@@ -7,7 +7,8 @@ probability two points collide on a bit is 1 - angle(x, y)/pi. Data-independent 
 
 import numpy as np
 
-from hashbench.base import HashMethod, sign
+from hashbench.codes import sign
+from hashbench.method import HashMethod
 
 
 class LSH(HashMethod):

@@ -19,8 +19,9 @@ Simplified: the "arc" margin and the "bce"/"imbalance" multi-label
 losses are not implemented.
 """
 
-from hashbench.base import multi_label, require_number
-from hashbench.deep.base import DeepHashMethod
+from hashbench.codes import multi_label
+from hashbench.params import Real
+from hashbench.deep.method import DeepHashMethod
 
 
 class OrthoHash(DeepHashMethod):
@@ -30,17 +31,13 @@ class OrthoHash(DeepHashMethod):
     LR_STEP_FRACTION = 0.8
     prepared = ("multi_label_",)
 
+    PARAMS = {"scale": Real(0, closed="neither"), "margin": Real(0), "quantization_weight": Real(0)}
+
     def __init__(self, n_bits=32, seed=0, scale=8.0, margin=0.2, quantization_weight=0.0, **training):
         super().__init__(n_bits, seed, **training)
         self.scale = scale
         self.margin = margin
         self.quantization_weight = quantization_weight
-
-    def validate(self):
-        super().validate()
-        require_number("scale", self.scale, lambda v: v > 0, "a positive logit scale")
-        require_number("margin", self.margin, lambda v: v >= 0, "a non-negative margin")
-        require_number("quantization_weight", self.quantization_weight, lambda v: v >= 0, "a non-negative weight")
 
     def build_head(self, feature_dim, n_labels):
         """fc without bias and batch normalisation, the class codewords as a buffer (checkpointed)."""

@@ -13,7 +13,8 @@ have larger eigenvalues for the small eps the paper recommends).
 
 import numpy as np
 
-from hashbench.base import HashMethod, sign
+from hashbench.codes import sign
+from hashbench.method import HashMethod
 from hashbench.shallow.projections import pca_directions
 
 

@@ -30,8 +30,9 @@ extra units at zero weights (ours: the released initialisation needs input >= wi
 
 import numpy as np
 
-from hashbench.base import HashMethod, require_int, require_number, sign
-from hashbench.errors import HashbenchError
+from hashbench.codes import sign
+from hashbench.method import HashMethod
+from hashbench.params import Integer, Nullable, Real, Several
 from hashbench.shallow.labels import LabelSimilarity
 from hashbench.shallow.projections import itq_rotation, pca_directions
 
@@ -70,6 +71,10 @@ class SHBDNN(HashMethod):
     name = "SH-BDNN"
     supervised = True
 
+    PARAMS = {"lbfgs_iter": Integer(1), "corrections": Integer(1), "max_rounds": Integer(1),
+              "hidden": Nullable(Several(2, Integer(1))), **{f"lambda{i}": Real(0) for i in range(1, 6)},
+              "validation": Real(0, 1, "neither")}
+
     def __init__(self, n_bits=32, seed=0, hidden=None, lambda1=1e-5, lambda2=5e-2, lambda3=1e-2, lambda4=5e-7,
                  lambda5=1e-2, lbfgs_iter=400, corrections=100, max_rounds=20, validation=0.1):
         super().__init__(n_bits, seed)
@@ -83,19 +88,6 @@ class SHBDNN(HashMethod):
         self.corrections = corrections
         self.max_rounds = max_rounds
         self.validation = validation
-
-    def validate(self):
-        super().validate()
-        for name in ("lbfgs_iter", "corrections", "max_rounds"):
-            require_int(name, getattr(self, name), 1)
-        if self.hidden is not None:
-            if not isinstance(self.hidden, (list, tuple)) or len(self.hidden) != 2:
-                raise HashbenchError(f"hidden: expected two hidden layer widths or null, got {self.hidden!r}")
-            for width in self.hidden:
-                require_int("hidden", width, 1)
-        for name in ("lambda1", "lambda2", "lambda3", "lambda4", "lambda5"):
-            require_number(name, getattr(self, name), lambda v: v >= 0, "a non-negative number")
-        require_number("validation", self.validation, lambda v: 0 < v < 1, "a fraction in (0, 1)")
 
     def _shapes(self, n_in):
         widths = [n_in, *(self.hidden or hidden_sizes(self.n_bits)), self.n_bits]

@@ -169,9 +169,9 @@ def train_features(wildcards):
 def image_cache(wildcards):
     """The protocol's image cache, for image files with the pipeline's cache on; else nothing."""
     spec = CFG["protocol_defs"][wildcards.protocol]
-    if not SOURCES[spec["source"]].files or not hbconfig.pipeline_spec(spec.get("pipeline"))["cache"]:
+    if not SOURCES[spec["source"]].files or not settings.pipeline_spec(spec.get("pipeline"))["cache"]:
         return []
-    resize = hbconfig.pipeline_spec(spec.get("pipeline"))["resize"]
+    resize = settings.pipeline_spec(spec.get("pipeline"))["resize"]
     return f"{DATA_DIR}/{layout.image_cache_file(resize)}".format(protocol=wildcards.protocol)
 
 

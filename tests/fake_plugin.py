@@ -5,8 +5,9 @@ from pathlib import Path
 MODULE = '''
 import numpy as np
 
-from hashbench.base import HashMethod, sign
-from hashbench.deep.base import DeepHashMethod
+from hashbench.codes import sign
+from hashbench.method import HashMethod
+from hashbench.deep.method import DeepHashMethod
 
 
 class CoordinateHash(HashMethod):

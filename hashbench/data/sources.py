@@ -33,6 +33,8 @@ class Source:
     pixel_max: float  # value of a white pixel, for scaling to [0, 1] (in-memory images)
     files: bool = False  # items are image paths
     composed: bool = False  # items composed from source images by a protocol's 'compose' block
+    needs: tuple[str, ...] = ()  # the protocol definition's keys the loader reads and has no default for
+    fixes_split: bool = False  # the source's files fix the split (no 'split' block; query and database may overlap)
 
 
 def one_hot(classes: np.ndarray) -> np.ndarray:
@@ -172,6 +174,6 @@ SOURCES: dict[str, Source] = {
     "mnist-multi": Source(_composed("multi"), 255.0, composed=True),  # and database fixed, training drawn
     "cifar10": Source(_cifar10, 255.0),
     "fashion-mnist": Source(_fashion_mnist, 255.0),
-    "image-folder": Source(_image_folder, 255.0, files=True),
-    "image-lists": Source(_image_lists, 255.0, files=True),
+    "image-folder": Source(_image_folder, 255.0, files=True, needs=("label_file",)),
+    "image-lists": Source(_image_lists, 255.0, files=True, needs=("lists",), fixes_split=True),
 }

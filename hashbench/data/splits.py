@@ -19,7 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
-from hashbench import config, io
+from hashbench import io, settings
 from hashbench.data.sources import SOURCES
 from hashbench.errors import HashbenchError
 from hashbench.layout import DATASET, SPLIT, SPLIT_META, features_file, image_cache_file
@@ -172,13 +172,13 @@ class ProtocolData:
 
     def pipeline_images(self, pipeline: dict | None, threads: int | None = None, workers: int | None = None):
         """The images through the pipeline ``pipeline`` (defaults filled in: resize, crop, normalise)
-        with ``workers`` loader processes, by default one per thread (``hashbench.config.loader_workers``;
-        a ``workers`` key of ``pipeline`` takes precedence); image files are read from the protocol's
+        with ``workers`` loader processes (execution.workers), by default one per thread
+        (``hashbench.settings.loader_workers``); image files are read from the protocol's
         image cache when the pipeline's ``cache`` is on and the cache is built."""
         from hashbench.deep.images import ImageCache, PipelineImages  # torch: only for deep methods
 
-        spec = config.pipeline_spec(pipeline)
-        spec["workers"] = config.loader_workers(spec.get("workers", workers), threads)
+        spec = settings.pipeline_spec(pipeline)
+        spec["workers"] = settings.loader_workers(workers, threads)
         items = self.items()
         cache = self.directory / image_cache_file(spec["resize"])
         if self.files and spec["cache"]:

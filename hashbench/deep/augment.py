@@ -79,7 +79,7 @@ class _Buffers:
 
 
 class DeviceAugment:
-    """The training and encoding transforms of a pipeline (``hashbench.config.pipeline_spec``) on
+    """The training and encoding transforms of a pipeline (``hashbench.settings.pipeline_spec``) on
     resized uint8 (B, R, R, 3) images: ``train`` / ``encode`` take them on the training device,
     ``cpu_train`` / ``cpu_encode`` read rows of an (N, R, R, 3) array (the cache's memory map)."""
 

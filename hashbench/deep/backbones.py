@@ -12,6 +12,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from hashbench.deep import weights as files
 from hashbench.errors import HashbenchError
 
 TORCHVISION = {"alexnet": 4096, "resnet18": 512, "resnet34": 512, "resnet50": 2048}
@@ -58,29 +59,6 @@ class AlexNetFc7(nn.Module):
         return self.fc(torch.flatten(maps, 1))
 
 
-def _load_state(model: nn.Module, name: str, state: dict, what) -> None:
-    """Load ``state`` into ``model``; one line naming ``what`` when it is not a ``name`` state_dict."""
-    try:
-        model.load_state_dict(state)
-    except Exception as exc:
-        raise HashbenchError(f"weights: {what} is not a {name} state_dict ({type(exc).__name__}: "
-                             f"{str(exc).splitlines()[0]})") from None
-
-
-def check_loads(name: str, state: dict, what: str) -> None:
-    """Raise one line naming ``what`` unless ``state`` is a state_dict of torchvision's ``name``."""
-    import torchvision
-
-    _load_state(torchvision.models.get_model(name, weights=None), name, state, what)
-
-
-def _load_weights(model: nn.Module, name: str, weights) -> None:
-    from hashbench.deep import weights as files
-
-    state = files.torchvision_state(name) if weights is None else files.load(weights, name)
-    _load_state(model, name, state, weights or "torchvision weights")
-
-
 def create(name: str, pretrained: bool, weights, in_channels: int, image_size: tuple[int, int]):
     if name == "smallcnn":
         if pretrained:
@@ -94,7 +72,8 @@ def create(name: str, pretrained: bool, weights, in_channels: int, image_size: t
 
     model = torchvision.models.get_model(name, weights=None)
     if pretrained:
-        _load_weights(model, name, weights)
+        state = files.torchvision_state(name) if weights is None else files.load(weights, name)
+        files.load_into(model, name, state, weights or "torchvision weights")
     if name == "alexnet":
         return AlexNetFc7(model), TORCHVISION[name]
     model.fc = nn.Identity()

@@ -2,7 +2,7 @@
 
 ``ArrayImages``: in-memory images scaled to [0, 1], used as they are (the embedded protocols).
 ``PipelineImages``: image files, the protocol's image cache (``ImageCache``) or in-memory colour
-images through the released code's pipeline (``hashbench.config.pipeline_spec``):
+images through the released code's pipeline (``hashbench.settings.pipeline_spec``):
   training  resize to resize x resize, a random crop of crop x crop (``train_crop``:
             "random-resized", torchvision's RandomResizedCrop as in the released PyTorch code,
             default; or "random", a plain random crop as in the released Caffe code), random
@@ -182,7 +182,7 @@ class _Decoded(torch.utils.data.Dataset):
 
 class PipelineImages:
     """The images ``source[rows]``; ``source``: an array of paths, an ImageCache or an (N, H, W, 3)
-    uint8 array. ``pipeline["workers"]`` must be resolved to a number (``hashbench.config.loader_workers``)."""
+    uint8 array. ``pipeline["workers"]`` must be resolved to a number (``hashbench.settings.loader_workers``)."""
 
     def __init__(self, source, pipeline: dict, rows: np.ndarray | None = None):
         self.source, self.pipeline = source, pipeline
@@ -215,7 +215,7 @@ class PipelineImages:
                                            persistent_workers=False, prefetch_factor=4 if workers else None, **kwargs)
 
     def train_batches(self, batches, device):
-        """``batches`` (``hashbench.deep.loop.Batches``) yields (iteration, index array); each sample's
+        """``batches`` (``hashbench.deep.trainer.Batches``) yields (iteration, index array); each sample's
         augmentation is seeded by (the run's seed ``batches.seed``, iteration, position)."""
         if self.pipeline["augment"] == "device":
             yield from self._device_train_batches(batches, torch.device(device))

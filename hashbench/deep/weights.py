@@ -20,6 +20,18 @@ from hashbench.errors import HashbenchError
 log = logging.getLogger("hashbench")
 
 
+def _not_a_state_dict(what, name: str, why: str) -> HashbenchError:
+    return HashbenchError(f"weights: {what} is not a {name} state_dict ({why})")
+
+
+def load_into(model, name: str, state: dict, what) -> None:
+    """Load ``state`` into ``model`` (torchvision's ``name``); one line naming ``what`` when it does not fit."""
+    try:
+        model.load_state_dict(state)
+    except Exception as exc:
+        raise _not_a_state_dict(what, name, f"{type(exc).__name__}: {str(exc).splitlines()[0]}") from None
+
+
 def load(path, name: str) -> dict:
     """The state_dict saved in ``path`` for backbone ``name``; one line naming the file otherwise."""
     path = Path(path)
@@ -28,10 +40,9 @@ def load(path, name: str) -> dict:
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:
-        raise HashbenchError(f"weights: {path} is not a {name} state_dict ({type(exc).__name__}: "
-                             f"{str(exc).strip().splitlines()[0]})") from None
+        raise _not_a_state_dict(path, name, f"{type(exc).__name__}: {str(exc).strip().splitlines()[0]}") from None
     if not isinstance(state, dict):
-        raise HashbenchError(f"weights: {path} is not a {name} state_dict (it holds a {type(state).__name__})")
+        raise _not_a_state_dict(path, name, f"it holds a {type(state).__name__}")
     return state
 
 
@@ -51,10 +62,10 @@ def torchvision_state(name: str) -> dict:
 def fetch(name: str, out) -> dict:
     """Write torchvision's ImageNet weights of backbone ``name`` to ``out`` (the rule
     ``pretrained_weights``), checked to load into the backbone; returns their record."""
-    from hashbench.deep import backbones
+    import torchvision
 
     state = torchvision_state(name)
-    backbones.check_loads(name, state, "torchvision's ImageNet weights")
+    load_into(torchvision.models.get_model(name, weights=None), name, state, "torchvision's ImageNet weights")
     with io.atomic_path(out) as tmp:
         torch.save(state, tmp)
     log.info("%s ImageNet weights written to %s", name, out)

@@ -1,4 +1,4 @@
-"""The paper's reported values, shipped as data: HashNet (ICCV 2017) Tables 1 and 2, MAP of Hamming
+"""What the suite ships as reference data: the tuning record, and the paper's reported values: HashNet (ICCV 2017) Tables 1 and 2, MAP of Hamming
 ranking (ImageNet MAP@1000, NUS-WIDE and MS-COCO MAP@5000), in long format method,dataset,bits,map."""
 
 from __future__ import annotations
@@ -7,13 +7,16 @@ import csv
 import functools
 from pathlib import Path
 
-TABLES = {"table1": "hashnet_iccv2017_table1.csv", "table2": "hashnet_iccv2017_table2.csv"}
+# The shipped tuning record: each deep method's learning rate chosen on validation per embedded protocol
+# (config key ``tuning: shipped``; ``make tune`` re-derives it).
+TUNING = Path(__file__).with_name("tuning.json")
+PAPER_TABLES = {"table1": "hashnet_iccv2017_table1.csv", "table2": "hashnet_iccv2017_table2.csv"}
 
 
 @functools.cache
 def values(table: str) -> dict:
     """{(method, dataset, bits): map} of a paper table ('table1' or 'table2')."""
-    with open(Path(__file__).with_name(TABLES[table]), newline="") as fh:
+    with open(Path(__file__).with_name(PAPER_TABLES[table]), newline="") as fh:
         return {(r["method"], r["dataset"], int(r["bits"])): float(r["map"]) for r in csv.DictReader(fh)}
 
 

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from hashbench.base import require_int, require_number, sign
+from hashbench.codes import sign
+from hashbench.params import Integer, check
 from hashbench.errors import HashbenchError
 
 
@@ -22,7 +23,6 @@ def itq_rotation(V: np.ndarray, n_iter: int, rng: np.random.Generator) -> tuple[
 
     Returns R and the quantization loss ||B - VR||_F^2 after each iteration (never increasing).
     """
-    require_int("n_iter", n_iter, 1)
     R, _ = np.linalg.qr(rng.standard_normal((V.shape[1], V.shape[1])))
     history = []
     for _ in range(n_iter):
@@ -46,9 +46,7 @@ class RBFAnchors:
     """
 
     def __init__(self, X: np.ndarray, n_anchors: int, sigma: float | None, rng: np.random.Generator):
-        require_int("n_anchors", n_anchors, 1, X.shape[0], " (the training set size)")
-        if sigma is not None:
-            require_number("sigma", sigma, lambda s: s > 0, "a positive kernel width or null")
+        check("n_anchors", n_anchors, Integer(1, X.shape[0]), " (the training set size)")
         self.anchors = X[rng.choice(X.shape[0], n_anchors, replace=False)]
         sq = self._sq_dist(X)
         self.sigma = float(sigma) if sigma is not None else float(np.sqrt(sq.mean()))
@@ -68,5 +66,5 @@ def anchors_and_sample(X, n_anchors, sigma, size, default_cap: int, name: str, r
     """
     n = X.shape[0]
     size = min(default_cap, n) if size is None else size
-    require_int(name, size, 2, n, " (the training set size)")
+    check(name, size, Integer(2, n), " (the training set size)")
     return RBFAnchors(X, n_anchors, sigma, rng), rng.choice(n, size, replace=False)

@@ -26,7 +26,7 @@ from pathlib import Path
 
 import numpy as np
 
-from hashbench import io
+from hashbench import io, reference
 from hashbench.errors import HashbenchError
 from hashbench.stages.reproduction import REFERENCE_DIR, reference_files
 from hashbench.stages.tables import _md_cell, mark_column, row_name, table_methods
@@ -70,10 +70,9 @@ TUNING_BLOCK = re.compile(r"(<!-- generated: tuning -->\n)(.*?)(<!-- end -->)", 
 def render_tuning(path=None) -> str:
     """The shipped tuning record (``hashbench/reference/tuning.json``) as Markdown rows: per method
     and protocol the validation MAP of each candidate learning rate, the chosen one in bold."""
-    from hashbench.config import TUNING_SHIPPED
     from hashbench.stages import tuning
 
-    record = tuning.load(path or TUNING_SHIPPED)
+    record = tuning.load(path or reference.TUNING)
     protocols = sorted(record["protocols"], key=lambda p: (p != "mnist5k", p))
     methods = sorted({m for p in protocols for m in record["protocols"][p]}, key=table_methods_order)
     lines = ["| method | " + " | ".join(f"{p}: validation MAP at each lr" for p in protocols) + " |",

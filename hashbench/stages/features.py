@@ -8,7 +8,7 @@ from pathlib import Path
 
 import numpy as np
 
-from hashbench import config, io
+from hashbench import io, settings
 from hashbench.data import splits
 from hashbench.data.sources import SOURCES
 from hashbench.errors import HashbenchError
@@ -25,7 +25,7 @@ def write_features(data_dir, spec: dict, out_path, threads: int | None = None, e
     the protocol's image pipeline, or the mean over ten crops) from the weights file ``weights``
     (default: ``feature_weights``, else torchvision's). Beside them, their metadata
     (``layout.FEATURES_META``): kind, shape, split checksum, pipeline and the weights' sha256."""
-    execution = {**config.EXECUTION_DEFAULTS, **(execution or {})}
+    execution = settings.execution(execution)
     data = splits.load(data_dir)
     kind = spec["features"]
     meta = {"kind": kind, "split_checksum": data.checksum}
@@ -37,12 +37,12 @@ def write_features(data_dir, spec: dict, out_path, threads: int | None = None, e
         x = images.reshape(images.shape[0], -1).astype(np.float32) / np.float32(SOURCES[data.source].pixel_max)
     else:
         from hashbench.deep import weights as weight_files  # torch
-        from hashbench.deep.features import alexnet_fc7
+        from hashbench.shallow.features import alexnet_fc7
 
         source = weights if weights is not None else spec.get("feature_weights")
         images = data.pipeline_images(spec.get("pipeline"), threads, execution["workers"])
         x, device = alexnet_fc7(images, source, execution["device"])
-        meta.update({"pipeline": {k: images.pipeline[k] for k in config.FEATURE_PIPELINE},
+        meta.update({"pipeline": {k: images.pipeline[k] for k in settings.FEATURE_PIPELINE},
                      "augment": images.pipeline["augment"], "device": device, "execution": execution,
                      "weights": weight_files.record(source) or "torchvision (not a workflow input)"})
     x -= x[data.split["train"]].mean(axis=0)
@@ -62,8 +62,8 @@ def write_image_cache(data_dir, spec: dict, out_path, threads: int | None = None
     if not data.files:
         raise HashbenchError(f"{data_dir}: source '{data.source}' holds its images in memory; "
                              "only image files are cached")
-    pipeline = config.pipeline_spec(spec.get("pipeline"))
+    pipeline = settings.pipeline_spec(spec.get("pipeline"))
     paths = data.items()
     log.info("caching %d images at %dx%d in %s", len(paths), pipeline["resize"], pipeline["resize"], out_path)
-    write_cache(paths, pipeline["resize"], out_path, config.loader_workers(workers, threads))
+    write_cache(paths, pipeline["resize"], out_path, settings.loader_workers(workers, threads))
     return Path(out_path)

@@ -23,10 +23,11 @@ from pathlib import Path
 
 import numpy as np
 
-from hashbench import config, io
+from hashbench import io, settings
 from hashbench.data import splits
 from hashbench.errors import HashbenchError
 from hashbench.metrics import evaluate
+from hashbench.stages.train import fit_and_encode, remove_checkpoint
 
 log = logging.getLogger("hashbench")
 
@@ -50,7 +51,7 @@ def candidates(grid: dict) -> list[dict]:
 def work_dir(out_path, spec: dict) -> Path:
     """The selection's working folder, emptied when it was made for another spec."""
     work = Path(out_path).with_suffix(".work")
-    digest = config.digest(spec)
+    digest = settings.digest(spec)
     if work.exists() and (not (work / "spec").exists() or (work / "spec").read_text() != digest):
         shutil.rmtree(work)
     work.mkdir(parents=True, exist_ok=True)
@@ -61,8 +62,6 @@ def work_dir(out_path, spec: dict) -> Path:
 def select(spec: dict, data_dir, out_path, threads: int | None = None, execution: dict | None = None,
            weights=None) -> dict:
     """Score every candidate of ``spec`` (``hashbench.config.selection_spec``) and write selection.json."""
-    from hashbench.stages.train import method_and_inputs
-
     data = splits.load(data_dir)
     fit_idx, val_idx = holdout(data.split["train"], spec["validation"], spec["seed"])
     topk = min(spec["topk"], fit_idx.size)
@@ -76,14 +75,13 @@ def select(spec: dict, data_dir, out_path, threads: int | None = None, execution
                      spec["protocol"], params, topk, scores[-1]["map"])
             continue
         start = time.perf_counter()
-        method, features = method_and_inputs(spec, data, {**spec["params"], **params}, threads, execution, weights)
-        method.start_run(work / f"candidate{i}")
-        method.fit(features[fit_idx], data.labels[fit_idx])
-        query, database = method.encode(features[val_idx]), method.encode(features[fit_idx])
-        value = evaluate(query, database, data.labels[val_idx], data.labels[fit_idx], topk, precision_at=())["map"]
+        run = fit_and_encode(spec, data, {**spec["params"], **params}, fit_idx, val_idx, fit_idx,
+                             work / f"candidate{i}", threads, execution, weights)
+        value = evaluate(run.codes["query"], run.codes["database"], data.labels[val_idx], data.labels[fit_idx], topk,
+                         precision_at=())["map"]
         scores.append({"params": params, "map": float(value), "seconds": time.perf_counter() - start})
         io.write_json(done, scores[-1])
-        method.end_run(work / f"candidate{i}")
+        remove_checkpoint(work / f"candidate{i}")
         log.info("%s on %s, %s: validation MAP@%d %.4f", spec["method"], spec["protocol"], params, topk, value)
     best = max(range(len(scores)), key=lambda i: (scores[i]["map"], -i))
     record = {"protocol": spec["protocol"], "method": spec["method"], "bits": spec["bits"], "seed": spec["seed"],

@@ -1,19 +1,21 @@
 """One (protocol, method, bits, seed) run: fit on the training split, encode queries and database,
-store codes.npz and run.json (and what the method adds: a deep method's continuous outputs; it
-checkpoints and resumes by itself). The method's hooks (``hashbench.base.HashMethod``) do what
-differs between kinds of method; this function does the same for all."""
+store codes.npz and run.json (and what the method adds: a deep method's continuous outputs). A
+deep method trains through ``hashbench.deep.trainer.Trainer``, which checkpoints in the run's
+folder and resumes from there; the method's hooks (``hashbench.method.HashMethod``) do what
+differs between kinds of method; ``fit_and_encode`` is the same for all, and ``select`` uses it too."""
 
 from __future__ import annotations
 
 import logging
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from hashbench import __version__, config, health, io, machine, registry
+from hashbench import __version__, health, io, machine, registry, settings
 from hashbench.data import splits
-from hashbench.layout import CODES, RUN_RECORD
+from hashbench.layout import CHECKPOINT, CODES, RUN_RECORD
 from hashbench.errors import HashbenchError
 
 log = logging.getLogger("hashbench")
@@ -27,27 +29,56 @@ def _check_codes(codes, n_rows: int, n_bits: int, what: str) -> np.ndarray:
     return codes.astype(np.int8)
 
 
-def method_and_inputs(spec: dict, data: splits.ProtocolData, params: dict, threads: int | None,
-                      execution: dict | None = None, weights=None):
-    """The run's method with ``params``, set to run as ``execution`` says (``hashbench.config.execution``;
-    default ``EXECUTION_DEFAULTS``) and, for a deep method, to read the pretrained weights file
-    ``weights`` (the workflow's input; default its ``weights`` hyperparameter), and what it fits and
-    encodes (``HashMethod.inputs``)."""
+@dataclass
+class Fitted:
+    """What ``fit_and_encode`` gives back: the fitted method, its checked codes of each encoded set,
+    the other arrays of the database it stores, the times, and what its trainer measured (a deep
+    method's: ``hashbench.deep.trainer.Trainer.fit``; {} for the others)."""
+    method: object
+    codes: dict[str, np.ndarray]
+    extra: dict
+    fit_seconds: float
+    encode_seconds: float
+    measured: dict
+
+
+def fit_and_encode(spec: dict, data: splits.ProtocolData, params: dict, fit_rows: np.ndarray,
+                   query_rows: np.ndarray, database_rows: np.ndarray, run_dir: Path, threads: int | None = None,
+                   execution: dict | None = None, weights=None) -> Fitted:
+    """The one fit-and-encode path of ``train`` and ``select``: the spec's method with ``params``
+    fitted on the items ``fit_rows`` of a prepared protocol, then the items ``query_rows`` and
+    ``database_rows`` encoded, the codes checked. A deep method trains through a Trainer given the
+    execution settings, the checkpoint in ``run_dir`` (resumed when there), the pretrained
+    ``weights`` file (the workflow's input) and the job's ``threads``."""
     method = registry.create(spec["method"], spec["bits"], spec["seed"], params)
-    method.execution = {**config.EXECUTION_DEFAULTS, **(execution or {})}
-    if weights is not None and method.is_deep:
-        method.weights_file = str(weights)
-    return method, method.inputs(data, spec["protocol_def"], threads)
+    execution = settings.execution(execution)
+    features = method.inputs(data, spec["protocol_def"], threads, execution["workers"])
+    fit_args, trainer = {}, None
+    if method.is_deep:
+        from hashbench.deep.trainer import Trainer  # torch: only for deep methods
+
+        trainer = Trainer(execution, Path(run_dir) / CHECKPOINT, weights, threads)
+        fit_args = {"trainer": trainer}
+    log.info("fitting %s (%d bits, seed %d) on %d training items of %s", spec["method"], spec["bits"],
+             spec["seed"], fit_rows.size, spec["protocol"])
+    start = time.perf_counter()
+    fitted = method.fit(features[fit_rows], data.labels[fit_rows], **fit_args)
+    fit_seconds = time.perf_counter() - start
+    if fitted is not method:
+        raise HashbenchError(f"method '{spec['method']}': fit() must return self")
+    start = time.perf_counter()
+    query = method.encode(features[query_rows])
+    database, extra = method.encode_database(features[database_rows])
+    codes = {name: _check_codes(raw, rows.size, spec["bits"], f"method '{spec['method']}' encode({name})")
+             for name, raw, rows in (("query", query, query_rows), ("database", database, database_rows))}
+    encode_seconds = time.perf_counter() - start
+    return Fitted(method, codes, extra, fit_seconds, encode_seconds, trainer.measured if trainer else {})
 
 
-def weights_record(method) -> dict | None:
-    """What run.json says of a pretrained deep method's weights file: its path and sha256 (None: no
-    pretrained weights, or torchvision's, read by the method itself outside the workflow)."""
-    if not (method.is_deep and method.pretrained):
-        return None
-    from hashbench.deep.weights import record
-
-    return record(method.weights_file or method.weights)
+def remove_checkpoint(run_dir) -> None:
+    """The checkpoint is kept until the run's outputs are written, so that a job killed while
+    encoding does not train again."""
+    (Path(run_dir) / CHECKPOINT).unlink(missing_ok=True)
 
 
 def chosen_params(spec: dict, selection_path) -> tuple[dict, dict]:
@@ -71,54 +102,41 @@ def train(spec: dict, data_dir, out_dir, threads: int | None = None, selection=N
     out_dir = Path(out_dir)
     data = splits.load(data_dir)
     params, selected = chosen_params(spec, selection)
-    method, features = method_and_inputs(spec, data, params, threads, execution, weights)
-    method.start_run(out_dir)
-    train_idx = data.split["train"]
-    log.info("fitting %s (%d bits, seed %d) on %d training items of %s", spec["method"], spec["bits"],
-             spec["seed"], train_idx.size, spec["protocol"])
-    start = time.perf_counter()
-    fitted = method.fit(features[train_idx], data.labels[train_idx])
-    fit_seconds = time.perf_counter() - start
-    if fitted is not method:
-        raise HashbenchError(f"method '{spec['method']}': fit() must return self")
-    start = time.perf_counter()
-    query = method.encode(features[data.split["query"]])
-    database, extra = method.encode_database(features[data.split["database"]])
-    codes = {name: _check_codes(raw, data.split[name].size, spec["bits"], f"method '{spec['method']}' encode({name})")
-             for name, raw in (("query", query), ("database", database))}
-    encode_seconds = time.perf_counter() - start
+    run = fit_and_encode(spec, data, params, data.split["train"], data.split["query"], data.split["database"],
+                         out_dir, threads, execution, weights)
+    method, codes, measured = run.method, run.codes, run.measured
     history = np.asarray(getattr(method, "loss_history_", []), dtype=float).tolist()
     method.log_loss_history(history)
-    log.info("fit %.2fs, encode %.2fs", fit_seconds, encode_seconds)
+    log.info("fit %.2fs, encode %.2fs", run.fit_seconds, run.encode_seconds)
     io.save_codes(out_dir / CODES, codes["query"], codes["database"])
-    for name, arrays in extra.items():
+    for name, arrays in run.extra.items():
         io.save_npz(out_dir / name, **arrays)
     run_health = health.diagnose(codes["database"], history if method.is_deep else None)
     if run_health["degenerate"]:
         log.warning("degenerate run: %s (%d bits, seed %d) on %s: %s", spec["method"], spec["bits"], spec["seed"],
                     spec["protocol"], "; ".join(run_health["reasons"]))
-    device, run_threads = getattr(method, "device_", "cpu"), getattr(method, "threads_", threads)
+    device, run_threads = measured.get("device", "cpu"), measured.get("threads", threads)
     record = {
         "spec": spec,
         "params": method.get_params(),
         "features": "images" if method.is_deep else spec["protocol_def"]["features"],
-        "config_hash": config.digest(spec),
+        "config_hash": settings.digest(spec),
         "split_checksum": data.checksum,
-        "fit_seconds": fit_seconds,
-        "encode_seconds": encode_seconds,
+        "fit_seconds": run.fit_seconds,
+        "encode_seconds": run.encode_seconds,
         "loss_history": history,
         "device": device,
         "threads": run_threads,
-        "execution": method.execution if method.is_deep else {},
-        "precision": getattr(method, "precision_", None),
-        "optimiser": method.resolved() if method.is_deep else None,
-        "weights": weights_record(method),
-        "machine": machine.record(device, run_threads, getattr(method, "nondeterministic_", None)),
+        "execution": measured.get("execution", {}),
+        "precision": measured.get("precision"),
+        "optimiser": measured.get("optimiser"),
+        "weights": measured.get("weights"),
+        "machine": machine.record(device, run_threads, measured.get("nondeterministic")),
         "diagnostics": getattr(method, "diagnostics_", {}),
         "health": run_health,
         "selection": selected,
         "hashbench_version": __version__,
     }
     io.write_json(out_dir / RUN_RECORD, record)
-    method.end_run(out_dir)
+    remove_checkpoint(out_dir)
     return record

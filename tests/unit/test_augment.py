@@ -10,12 +10,12 @@ from hashbench import layout
 from hashbench.data import splits
 from hashbench.deep import images
 from hashbench.deep.augment import DeviceAugment, normalisation_table, sample_seeds
-from hashbench.deep.loop import Batches
+from hashbench.deep.trainer import Batches
 from hashbench.errors import HashbenchError
 from hashbench.stages.features import write_image_cache
 from image_fixtures import PREFIX, released_lists
 
-PIPELINE = {"resize": 40, "crop": 32, "workers": 0}
+PIPELINE = {"resize": 40, "crop": 32}
 
 
 @pytest.fixture(scope="module")
@@ -31,7 +31,7 @@ def cached(tmp_path_factory):
 
 
 def training_batches(data, pipeline, n=3, batch=6):
-    source = data.pipeline_images(pipeline)[data.split["train"]]
+    source = data.pipeline_images(pipeline, workers=0)[data.split["train"]]
     drawn = Batches(np.random.default_rng(3), len(source), batch, 0, n, seed=3)
     return [(i.copy(), x.clone()) for i, x in source.train_batches(drawn, device="cpu")]
 
@@ -67,8 +67,8 @@ def test_random_resized_crops_draw_the_same_boxes_and_differ_from_pil_by_roundin
 @pytest.mark.parametrize("ten_crop", [False, True])
 def test_encoding_crops_on_the_device_are_the_pil_paths_tensors(cached, ten_crop):
     pipeline = {**PIPELINE, "ten_crop": ten_crop}
-    pil = torch.cat(list(cached.pipeline_images({**pipeline, "augment": "pil"}).encode_batches(8, "cpu")))
-    device = torch.cat(list(cached.pipeline_images({**pipeline, "augment": "device"}).encode_batches(8, "cpu")))
+    pil = torch.cat(list(cached.pipeline_images({**pipeline, "augment": "pil"}, workers=0).encode_batches(8, "cpu")))
+    device = torch.cat(list(cached.pipeline_images({**pipeline, "augment": "device"}, workers=0).encode_batches(8, "cpu")))
     assert device.shape == ((36, 10, 3, 32, 32) if ten_crop else (36, 3, 32, 32))
     torch.testing.assert_close(device, pil, rtol=0, atol=0)
 
@@ -132,12 +132,12 @@ def test_training_on_the_device_path_is_a_function_of_the_seed(cached):
     """Two runs, and a run with loader processes decoding the files, give the same codes."""
     from hashbench import registry
 
-    def codes(pipeline):
-        source = cached.pipeline_images({**PIPELINE, "train_crop": "random", **pipeline})
+    def codes(pipeline, workers=0):
+        source = cached.pipeline_images({**PIPELINE, "train_crop": "random", **pipeline}, workers=workers)
         method = registry.create("HashNet", 8, 0, {"iterations": 6, "batch_size": 6})
         method.fit(source[cached.split["train"]], cached.labels[cached.split["train"]])
         return method.encode(source[cached.split["query"]])
 
     first = codes({})
     np.testing.assert_array_equal(codes({}), first)
-    np.testing.assert_array_equal(codes({"cache": False, "workers": 2}), first)
+    np.testing.assert_array_equal(codes({"cache": False}, workers=2), first)

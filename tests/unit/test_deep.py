@@ -17,7 +17,7 @@ from hashbench.data import splits
 from hashbench.deep import backbones
 from hashbench.deep.losses import log_cosh, pairwise_likelihood, triplet_ranking
 from hashbench.errors import HashbenchError
-from hashbench.shallow.cnnh_targets import coordinate_descent
+from hashbench.methods._cnnh_targets import coordinate_descent
 
 # the built-in deep methods, trained as the benchmark trains them (an installed plugin has no tuned rate)
 BUILT_IN_DEEP = sorted(name for name, cls in registry.methods().items()
@@ -238,33 +238,31 @@ def test_cnnh_stage1_sets_each_entry_to_its_exact_minimiser():
 def test_cnnh_resume_keeps_stage1(digits, tmp_path, monkeypatch):
     """A run killed after stage 1 resumes with its targets from the checkpoint, without redoing stage 1,
     and ends where an uninterrupted run does."""
+    from hashbench.deep.trainer import Trainer
     from hashbench.methods.cnnh import CNNH
 
     x, y = digits
     params, execution = dict(iterations=20, batch_size=16), dict(checkpoint_every=10, device="cpu")
 
     def cnnh():
-        method = CNNH(16, 0, **params)
-        method.execution.update(execution)
-        return method
+        return CNNH(16, 0, **params)
 
-    whole = cnnh().fit(x, y)
+    whole = cnnh().fit(x, y, trainer=Trainer(execution))
+    checkpoint = tmp_path / "checkpoint.pt"
 
     killed = cnnh()
-    killed.checkpoint_path = tmp_path / "checkpoint.pt"
 
     def interrupted(*args):
         raise KeyboardInterrupt
 
     monkeypatch.setattr(killed, "loss", interrupted)
     with pytest.raises(KeyboardInterrupt):
-        killed.fit(x, y)
-    assert torch.load(killed.checkpoint_path, weights_only=False)["iteration"] == 0
+        killed.fit(x, y, trainer=Trainer(execution, checkpoint))
+    assert torch.load(checkpoint, weights_only=False)["iteration"] == 0
 
     resumed = cnnh()
-    resumed.checkpoint_path = killed.checkpoint_path
     monkeypatch.setattr(resumed, "prepare", lambda *args: pytest.fail("stage 1 ran again"))
-    resumed.fit(x, y)
+    resumed.fit(x, y, trainer=Trainer(execution, checkpoint))
     torch.testing.assert_close(resumed.targets_, whole.targets_)
     assert resumed.stage1_objective_ == whole.stage1_objective_
     np.testing.assert_array_equal(resumed.encode(x), whole.encode(x))
@@ -348,7 +346,7 @@ def test_checkpoint_restores_every_rng_on_any_device(device, tmp_path):
     """The checkpoint is read to the CPU whatever the training device (the RNG state must stay a CPU
     byte tensor; loading it onto a CUDA or meta device broke every resume), then the weights and the
     optimiser state go to the parameters' device. 'meta' stands in for a GPU on a CPU-only machine."""
-    from hashbench.deep.loop import checkpoint_state, restore
+    from hashbench.deep.trainer import checkpoint_state, restore
 
     def parts(on):
         net = torch.nn.Linear(3, 2, device=on)
@@ -377,7 +375,7 @@ def test_checkpoint_restores_every_rng_on_any_device(device, tmp_path):
 
 def test_a_checkpoint_without_schedule_state_is_refused_in_one_line(tmp_path):
     """A checkpoint of the hand-written SGD that trained before recipes holds no schedule state."""
-    from hashbench.deep.loop import restore
+    from hashbench.deep.trainer import restore
 
     net = torch.nn.Linear(3, 2)
     opt = torch.optim.SGD(net.parameters(), lr=0.1, momentum=0.9)
@@ -419,7 +417,7 @@ def test_bad_optimiser_settings_are_refused_naming_the_setting():
                             ({"betas": [0.9]}, "betas: expected two numbers in"),
                             ({"eps": 0}, "eps: expected a positive number"),
                             ({"nesterov": "yes"}, "nesterov: expected true or false"),
-                            ({"lr": -1}, "lr: expected a positive learning rate")]:
+                            ({"lr": -1}, "lr: expected a positive number or null, got -1")]:
         with pytest.raises(HashbenchError, match=message):
             registry.get("CSQ").check_params(params)
 
@@ -428,7 +426,7 @@ def test_a_job_killed_while_encoding_does_not_train_again(digits_dir, tmp_path, 
     """The final checkpoint stays until the codes are written; the re-run resumes at the last iteration."""
     from hashbench import config
     from hashbench.stages import train as train_stage
-    from hashbench.deep.base import DeepHashMethod
+    from hashbench.deep.method import DeepHashMethod
 
     cfg = config.validate({**default_config, "method_params": {"HashNet": {"iterations": 30, "batch_size": 16}},
                            "execution": {"checkpoint_every": 10, "device": "cpu"}})
@@ -484,10 +482,10 @@ def test_the_gpu_check_resumes_a_killed_alexnet_run_to_the_same_codes_on_a_cpu()
 
 
 def test_the_encoding_batch_does_not_change_the_codes():
-    """The CPU encodes in smaller batches than an accelerator (hashbench.deep.loop.encode_batch_size):
+    """The CPU encodes in smaller batches than an accelerator (hashbench.deep.trainer.encode_batch_size):
     each image's outputs do not depend on the batch it is in."""
     from hashbench.deep.images import ArrayImages
-    from hashbench.deep.loop import encode_batch_size, outputs
+    from hashbench.deep.trainer import encode_batch_size, outputs
 
     assert encode_batch_size(torch.device("cpu")) == 64 and encode_batch_size(torch.device("cuda")) == 256
     torch.manual_seed(0)

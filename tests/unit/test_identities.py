@@ -81,7 +81,7 @@ def test_the_default_configs_run_identities_are_unchanged_by_the_blocks(default_
      "set execution.checkpoint_every instead"),
     ({"training": {"device": "cpu"}}, "config field 'training.device': an execution setting"),
     ({"training": {"alpha": 1}}, "config field 'training.alpha': not a training setting; expected one of backbone"),
-    ({"training": {"lr": -1}}, "config field 'training': lr: expected a positive learning rate"),
+    ({"training": {"lr": -1}}, "config field 'training': lr: expected a positive number or null, got -1"),
     ({"execution": {"history_every": 0}}, "config field 'execution.history_every'"),
     ({"protocol_defs": {"coco": {"pipeline": {"workers": 2}}}}, ".pipeline.workers': an execution setting, which no "
      "result depends on: set execution.workers instead"),
@@ -102,9 +102,10 @@ def test_the_loss_history_is_recorded_every_history_every_iterations(digits_dir)
     x, y = data.array_images()[data.split["train"]], data.labels[data.split["train"]]
 
     def fit(every):
-        method = HashNet(8, 0, iterations=25, batch_size=16)
-        method.execution.update(history_every=every, device="cpu")
-        return method.fit(x, y)
+        from hashbench.deep.trainer import Trainer
+
+        return HashNet(8, 0, iterations=25, batch_size=16).fit(x, y, trainer=Trainer({"history_every": every,
+                                                                                       "device": "cpu"}))
 
     each, sparse = fit(1), fit(10)
     assert [row[0] for row in each.loss_history_] == list(range(1, 26))

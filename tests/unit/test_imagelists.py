@@ -114,7 +114,7 @@ def test_queries_in_the_database_are_refused_dropped_or_allowed_by_policy(toy, t
     splits.prepare("toy", {**spec, "query_overlap": "allow"}, tmp_path / "allow")
     allowed = splits.load(tmp_path / "allow").split
     assert allowed["database"].size == 32 and np.isin(allowed["query"], allowed["database"]).sum() == 2
-    with pytest.raises(HashbenchError, match="query_overlap': only the lists of source 'image-lists'"):
+    with pytest.raises(HashbenchError, match="query_overlap': only sources whose files fix the split \(image-lists\)"):
         config.validate({"protocols": ["d"], "methods": ["ITQ"], "bits": [8], "seeds": [0], "protocol_defs": {"d": {
             "source": "sklearn-digits", "features": "pixels", "labels": "single", "topk": 5, "seed": 0,
             "query_overlap": "allow", "split": {"query": {"per_class": 1}, "train": {"per_class": 2}}}}})
@@ -144,7 +144,7 @@ def test_an_image_folder_with_one_label_file_gets_a_drawn_split(toy, tmp_path):
 
 @pytest.mark.parametrize("change, message", [
     ({"lists": None}, "source 'image-lists' needs 'lists'"),
-    ({"split": {"query": {"total": 1}, "train": {"total": 1}}}, "the lists of source 'image-lists' fix the split"),
+    ({"split": {"query": {"total": 1}, "train": {"total": 1}}}, "the files of source 'image-lists' fix the split"),
     ({"features": "pixels"}, "'pixels' needs in-memory images of one size"),
     ({"pipeline": {"resize": 32, "crop": 64}}, "pipeline.crop': 64 exceeds resize 32"),
     ({"pipeline": {"resize": 128}}, "pipeline.crop': 224 exceeds resize 128"),  # the default crop

@@ -10,7 +10,7 @@ from hashbench import io, layout, registry
 from hashbench.data import splits
 
 from hashbench.deep import images
-from hashbench.deep.loop import Batches
+from hashbench.deep.trainer import Batches
 from hashbench.errors import HashbenchError
 from hashbench.stages.features import write_features
 from image_fixtures import PREFIX, released_lists
@@ -22,13 +22,13 @@ def toy_data(tmp_path_factory):
     lists = released_lists(root)
     spec = {"source": "image-lists", "lists": lists, "path_prefix": PREFIX, "image_root": str(root / "images"),
             "features": "alexnet-fc7", "labels": "single", "topk": 20, "seed": 0,
-            "pipeline": {"resize": 72, "crop": 64, "workers": 0}}
+            "pipeline": {"resize": 72, "crop": 64}}
     splits.prepare("toy", spec, root / "data")
     return root, spec, splits.load(root / "data")
 
 
-def batches(data, pipeline, n=3):
-    source = data.pipeline_images(pipeline)[data.split["train"]]
+def batches(data, pipeline, n=3, workers=0):
+    source = data.pipeline_images(pipeline, workers=workers)[data.split["train"]]
     drawn = Batches(np.random.default_rng(5), len(source), 4, 0, n, seed=5)
     return [(i.copy(), x.clone()) for i, x in source.train_batches(drawn, device="cpu")]
 
@@ -36,7 +36,7 @@ def batches(data, pipeline, n=3):
 def test_training_batches_are_the_same_whatever_the_number_of_workers(toy_data):
     _, spec, data = toy_data
     serial = batches(data, spec["pipeline"])
-    parallel = batches(data, {**spec["pipeline"], "workers": 2})
+    parallel = batches(data, spec["pipeline"], workers=2)
     assert len(serial) == 3
     for (i0, x0), (i1, x1) in zip(serial, parallel):
         assert x0.shape == (4, 3, 64, 64)
@@ -67,39 +67,39 @@ def test_the_image_cache_gives_the_same_batches_as_the_files(toy_data, tmp_path)
     array = np.load(cache, mmap_mode="r")
     assert array.shape == (len(data.labels), 72, 72, 3) and array.dtype == np.uint8
     cached_data = splits.load(cached_dir)
-    source = cached_data.pipeline_images(spec["pipeline"])
+    source = cached_data.pipeline_images(spec["pipeline"], workers=0)
     assert isinstance(source.source, images.ImageCache)
-    assert isinstance(cached_data.pipeline_images({**spec["pipeline"], "cache": False}).source, np.ndarray)
+    assert isinstance(cached_data.pipeline_images({**spec["pipeline"], "cache": False}, workers=0).source, np.ndarray)
     for (i0, x0), (i1, x1) in zip(batches(data, spec["pipeline"]), batches(cached_data, spec["pipeline"])):
         np.testing.assert_array_equal(i0, i1)
         torch.testing.assert_close(x0, x1, rtol=0, atol=0)
-    files = next(data.pipeline_images(spec["pipeline"]).encode_batches(8, "cpu"))
+    files = next(data.pipeline_images(spec["pipeline"], workers=0).encode_batches(8, "cpu"))
     torch.testing.assert_close(next(source.encode_batches(8, "cpu")), files, rtol=0, atol=0)
     with io.atomic_path(cache) as tmp:  # a cache that does not match the protocol (a new file: the old is mapped)
         np.save(tmp, array[:3])
     with pytest.raises(HashbenchError, match="images-72.npy: holds 3 images"):
-        cached_data.pipeline_images(spec["pipeline"])
+        cached_data.pipeline_images(spec["pipeline"], workers=0)
 
 
 def test_loader_workers_follow_the_jobs_threads():
-    from hashbench import config
+    from hashbench import settings
 
-    assert config.loader_workers(None, 6) == 6  # execution.workers: null
-    assert config.loader_workers(0, 6) == 0
-    assert config.loader_workers(None, None) >= 1
+    assert settings.loader_workers(None, 6) == 6  # execution.workers: null
+    assert settings.loader_workers(0, 6) == 0
+    assert settings.loader_workers(None, None) >= 1
 
 
 def test_encoding_uses_the_centre_crop_or_ten_crops(toy_data):
     _, spec, data = toy_data
-    centre = next(data.pipeline_images(spec["pipeline"]).encode_batches(5, "cpu"))
-    ten = next(data.pipeline_images({**spec["pipeline"], "ten_crop": True}).encode_batches(5, "cpu"))
+    centre = next(data.pipeline_images(spec["pipeline"], workers=0).encode_batches(5, "cpu"))
+    ten = next(data.pipeline_images({**spec["pipeline"], "ten_crop": True}, workers=0).encode_batches(5, "cpu"))
     assert centre.shape == (5, 3, 64, 64) and ten.shape == (5, 10, 3, 64, 64)
     torch.testing.assert_close(ten[:, 4], centre)  # TenCrop's fifth crop is the centre crop
 
 
 def test_a_corrupt_image_found_during_training_stops_the_run_with_its_path(toy_data, tmp_path):
     root, spec, data = toy_data
-    source = data.pipeline_images({**spec["pipeline"], "workers": 1})
+    source = data.pipeline_images(spec["pipeline"], workers=1)
     broken = tmp_path / "broken.jpg"
     broken.write_bytes(b"garbage")
     source.source = source.source.astype(object)  # room for a longer path
@@ -113,7 +113,7 @@ def test_a_corrupt_image_found_during_training_stops_the_run_with_its_path(toy_d
 @pytest.mark.slow
 def test_hashnet_trains_and_encodes_from_image_files(toy_data):
     _, spec, data = toy_data
-    source = data.pipeline_images(spec["pipeline"])
+    source = data.pipeline_images(spec["pipeline"], workers=0)
     method = registry.create("HashNet", 8, 0, {"iterations": 15, "batch_size": 8})
     method.fit(source[data.split["train"]], data.labels[data.split["train"]])
     codes = method.encode(source[data.split["query"]])
@@ -155,30 +155,29 @@ def test_rng_state_before_an_iteration_survives_a_loader_drawing_ahead():
 
 @pytest.mark.slow
 def test_a_run_interrupted_while_the_loader_prefetches_resumes_to_the_same_codes(toy_data, tmp_path, monkeypatch):
-    from hashbench.deep import loop
+    from hashbench.deep import trainer
 
     _, spec, data = toy_data
-    source = data.pipeline_images({"resize": 36, "crop": 32, "workers": 2})
+    source = data.pipeline_images({"resize": 36, "crop": 32}, workers=2)
     train, query = source[data.split["train"]], source[data.split["query"]]
     params = {"iterations": 12, "batch_size": 8}
 
     def fit(path):
         method = registry.create("HashNet", 8, 0, params)
-        method.execution.update(checkpoint_every=5, device="cpu")
-        method.checkpoint_path = path
-        return method.fit(train, data.labels[data.split["train"]])
+        return method.fit(train, data.labels[data.split["train"]],
+                          trainer=trainer.Trainer({"checkpoint_every": 5, "device": "cpu"}, path))
 
     whole = fit(None)
-    save = loop._save_checkpoint
+    save = trainer._save_checkpoint
 
     def save_then_die(path, state):
         save(path, state)
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(loop, "_save_checkpoint", save_then_die)
+    monkeypatch.setattr(trainer, "_save_checkpoint", save_then_die)
     with pytest.raises(KeyboardInterrupt):
         fit(tmp_path / "checkpoint.pt")
-    monkeypatch.setattr(loop, "_save_checkpoint", save)
+    monkeypatch.setattr(trainer, "_save_checkpoint", save)
     resumed = fit(tmp_path / "checkpoint.pt")
     assert resumed.loss_history_ == whole.loss_history_
     np.testing.assert_array_equal(resumed.encode(query), whole.encode(query))

@@ -4,9 +4,9 @@ import numpy as np
 import pytest
 
 from hashbench import registry
-from hashbench.base import HashMethod
+from hashbench.method import HashMethod
 from hashbench.deep import optim
-from hashbench.deep.base import DeepHashMethod
+from hashbench.deep.method import DeepHashMethod
 from hashbench.data import splits
 from hashbench.errors import HashbenchError
 from hashbench.testing import check_method
@@ -81,7 +81,7 @@ def test_check_method_catches_each_broken_contract(flaw, message, digits):
 
 
 class _RMSpropPlugin(DeepHashMethod):
-    """A plugin that declares its own optimiser, as a third-party package would (deep/base.py)."""
+    """A plugin that declares its own optimiser, as a third-party package would (deep/method.py)."""
 
     name = "RMSPROP-PLUGIN"
     RECIPE = {"optimizer": "rmsprop", "lr": 2e-4, "smoothing": 0.9, "eps": 1e-6, "momentum": 0.5,

@@ -63,7 +63,7 @@ def test_a_killed_selection_resumes_from_its_scores_and_its_checkpoint(digits_di
     """A deep selection keeps each candidate's score and checkpoints its training in <method>.work/;
     killed during the second candidate's training it resumes there: the first is not trained again,
     the second continues from its checkpoint, and the record equals an uninterrupted selection's."""
-    from hashbench.deep import loop
+    from hashbench.deep import trainer
 
     cfg = config.validate({**default_config, "protocols": ["digits"], "bits": [8],
                            "method_params": {"HashNet": {"iterations": 30, "batch_size": 16}},
@@ -72,7 +72,7 @@ def test_a_killed_selection_resumes_from_its_scores_and_its_checkpoint(digits_di
     execution = {"device": "cpu", "checkpoint_every": 10}
     whole = selection.select(spec, digits_dir, tmp_path / "whole.json", execution=execution)
 
-    save, calls = loop._save_checkpoint, []
+    save, calls = trainer._save_checkpoint, []
 
     def save_then_die(path, state):
         save(path, state)
@@ -80,7 +80,7 @@ def test_a_killed_selection_resumes_from_its_scores_and_its_checkpoint(digits_di
         if "candidate1" in str(path) and state["iteration"] == 20:
             raise KeyboardInterrupt
 
-    monkeypatch.setattr(loop, "_save_checkpoint", save_then_die)
+    monkeypatch.setattr(trainer, "_save_checkpoint", save_then_die)
     out = tmp_path / "HashNet.json"
     with pytest.raises(KeyboardInterrupt):
         selection.select(spec, digits_dir, out, execution=execution)
@@ -94,7 +94,7 @@ def test_a_killed_selection_resumes_from_its_scores_and_its_checkpoint(digits_di
     assert [s["map"] for s in resumed["scores"]] == [s["map"] for s in whole["scores"]]
     assert resumed["chosen"] == whole["chosen"] and not work.exists()
     # a working folder left by another spec is not reused
-    monkeypatch.setattr(loop, "_save_checkpoint", save)
+    monkeypatch.setattr(trainer, "_save_checkpoint", save)
     work.mkdir()
     (work / "spec").write_text("another")
     (work / "candidate0.json").write_text(json.dumps({"params": {"lr": 0.001}, "map": 2.0, "seconds": 0}))

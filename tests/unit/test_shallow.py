@@ -305,20 +305,20 @@ def test_supervised_methods_and_itq_beat_lsh(digits):
 
 @pytest.mark.parametrize("name, params, message", [
     ("KSH", {"n_anchors": 501}, r"n_anchors: expected an integer in 1..500 \(the training set size\), got 501"),
-    ("KSH", {"sigma": 0}, "sigma: expected a positive kernel width or null, got 0"),
+    ("KSH", {"sigma": 0}, "sigma: expected a positive number or null, got 0"),
     ("KSH", {"n_labelled": 600}, "n_labelled: expected an integer in 2..500"),
     ("BRE", {"n_points": 1}, "n_points: expected an integer >= 2"),
     ("BRE", {"n_points": 501}, "n_points: expected an integer in 2..500"),
-    ("BRE", {"sigma": -1.0}, "sigma: expected a positive kernel width"),
-    ("BRE", {"kernel": "poly"}, "kernel: expected 'linear'"),
+    ("BRE", {"sigma": -1.0}, "sigma: expected a positive number or null, got -1.0"),
+    ("BRE", {"kernel": "poly"}, "kernel: expected one of linear, rbf, got 'poly'"),
     ("BRE", {"hash_size": 0}, "hash_size: expected an integer >= 1"),
     ("BRE", {"n_points": 100, "hash_size": 101}, r"hash_size: expected an integer in 1..100 \(n_points\)"),
-    ("SH-BDNN", {"hidden": [0, 3]}, "hidden: expected an integer >= 1"),
-    ("SH-BDNN", {"hidden": 5}, "hidden: expected two hidden layer widths or null"),
+    ("SH-BDNN", {"hidden": [0, 3]}, "hidden: expected two integers >= 1 or null, got \\[0, 3\\]"),
+    ("SH-BDNN", {"hidden": 5}, "hidden: expected two integers >= 1 or null, got 5"),
     ("SH-BDNN", {"lambda2": -1}, "lambda2: expected a non-negative number"),
-    ("SH-BDNN", {"validation": 1.5}, r"validation: expected a fraction in \(0, 1\)"),
-    ("Classifier", {"C": 0}, "C: expected a positive inverse regularisation strength"),
-    ("ITQ-CCA", {"reg": 0}, "reg: expected a positive regulariser"),
+    ("SH-BDNN", {"validation": 1.5}, r"validation: expected a number in \(0, 1\), got 1.5"),
+    ("Classifier", {"C": 0}, "C: expected a positive number, got 0"),
+    ("ITQ-CCA", {"reg": 0}, "reg: expected a positive number, got 0"),
 ])
 def test_bad_hyperparameters_are_named(digits, name, params, message):
     with pytest.raises(HashbenchError, match=message):

@@ -8,7 +8,7 @@ import pytest
 import yaml
 
 from conftest import ROOT
-from hashbench import config, registry
+from hashbench import config, reference, registry
 from hashbench.deep import optim
 from hashbench.errors import HashbenchError
 from hashbench.stages import tuning
@@ -29,7 +29,7 @@ def test_every_deep_method_is_tuned_with_a_grid_of_the_same_size_around_its_opti
 
 
 def test_the_shipped_record_chose_each_best_validation_map_on_both_embedded_protocols():
-    record = tuning.load(config.TUNING_SHIPPED)
+    record = tuning.load(reference.TUNING)
     assert record["recipe"] == "released"
     assert set(record["protocols"]) == {"mnist5k", "fashion"}
     for protocol, methods in record["protocols"].items():

@@ -49,20 +49,23 @@ def test_loss_is_the_released_likelihood_against_the_bank():
 
 
 def _method():
-    method = DPSH(16, 0, **SMALL)
-    method.execution.update(checkpoint_every=10, device="cpu")
-    return method
+    return DPSH(16, 0, **SMALL)
+
+
+def _trainer(checkpoint=None):
+    from hashbench.deep.trainer import Trainer
+
+    return Trainer({"checkpoint_every": 10, "device": "cpu"}, checkpoint)
 
 
 def test_the_bank_survives_a_resume(digits, tmp_path, monkeypatch):
     """A run killed after its checkpoint at iteration 10 resumes with the bank as it was then (not
     zeros, not prepared again) and ends where an uninterrupted run does."""
     images, labels = digits
-    whole = _method().fit(images, labels)
+    whole = _method().fit(images, labels, trainer=_trainer())
     assert whole.bank_.abs().sum(1).gt(0).float().mean() > 0.5  # 20 batches of 16 saw most of the 300
 
-    killed = _method()
-    killed.checkpoint_path = tmp_path / "checkpoint.pt"
+    killed, checkpoint = _method(), tmp_path / "checkpoint.pt"
     calls = []
     original = DPSH.loss
 
@@ -74,14 +77,13 @@ def test_the_bank_survives_a_resume(digits, tmp_path, monkeypatch):
 
     monkeypatch.setattr(DPSH, "loss", dies_at_iteration_15)
     with pytest.raises(KeyboardInterrupt):
-        killed.fit(images, labels)
+        killed.fit(images, labels, trainer=_trainer(checkpoint))
     monkeypatch.setattr(DPSH, "loss", original)
-    state = torch.load(killed.checkpoint_path, weights_only=False)
+    state = torch.load(checkpoint, weights_only=False)
     assert state["iteration"] == 10 and state["prepared"]["bank_"].abs().sum() > 0
 
     resumed = _method()
-    resumed.checkpoint_path = killed.checkpoint_path
     monkeypatch.setattr(resumed, "prepare", lambda *args: pytest.fail("the bank was prepared again"))
-    resumed.fit(images, labels)
+    resumed.fit(images, labels, trainer=_trainer(checkpoint))
     torch.testing.assert_close(resumed.bank_, whole.bank_, rtol=0, atol=0)
     np.testing.assert_array_equal(resumed.encode(images), whole.encode(images))

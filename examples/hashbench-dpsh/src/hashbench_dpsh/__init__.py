@@ -17,8 +17,8 @@ steps, checkpoints and resumes it; from scratch the learning rate is chosen on v
 every method (``make tune``), 0.05 being the released rate for fine-tuning AlexNet.
 """
 
-from hashbench.base import require_number
-from hashbench.deep.base import DeepHashMethod
+from hashbench.params import Real
+from hashbench.deep.method import DeepHashMethod
 
 __all__ = ["DPSH"]
 
@@ -26,21 +26,19 @@ __all__ = ["DPSH"]
 class DPSH(DeepHashMethod):
     name = "DPSH"  # the registry key: the same as the entry point's name in pyproject.toml
     supervised = True
-    # state that is not a weight, saved with every checkpoint and restored on resume (deep/base.py)
+    # state that is not a weight, saved with every checkpoint and restored on resume (deep/method.py)
     prepared = ("bank_", "train_labels_")
-    # the optimiser its authors' code uses (deep/base.py: every unset optimiser setting takes these)
+    # the optimiser its authors' code uses (deep/method.py: every unset optimiser setting takes these)
     RECIPE = {"optimizer": "sgd", "lr": 0.05, "momentum": 0.0, "nesterov": False, "weight_decay": 1e-5,
               "lr_gamma": 0.1}
     PRETRAINED_HEAD_LR_MULT = 1.0
     LR_STEP_FRACTION = 1 / 3
+    # its own hyperparameters' ranges (hashbench.params; the trainer's are the base class's)
+    PARAMS = {"eta": Real(0)}
 
     def __init__(self, n_bits=32, seed=0, eta=10.0, **training):
         super().__init__(n_bits, seed, **training)
         self.eta = eta
-
-    def validate(self):
-        super().validate()
-        require_number("eta", self.eta, lambda v: v >= 0, "a non-negative weight")
 
     def build_head(self, feature_dim, n_labels):
         from torch import nn

@@ -1,4 +1,7 @@
-"""The one training loop of every deep method: seeded, deterministic on CPU, checkpointed, logged."""
+"""The one training loop of every deep method, as Lightning's Trainer: seeded, deterministic on CPU,
+checkpointed, logged. The runner says how to run (execution settings, the checkpoint path, the
+pretrained weights file, threads) and gets back what the run measured; the method holds only its
+hyperparameters and, after ``fit``, its learned state (``network_``, ``loss_history_``)."""
 
 from __future__ import annotations
 
@@ -11,7 +14,8 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from hashbench.deep import backbones, optim
+from hashbench import settings
+from hashbench.deep import backbones, optim, weights
 from hashbench.errors import HashbenchError
 
 log = logging.getLogger("hashbench")
@@ -35,9 +39,9 @@ class Network(torch.nn.Module):
         return self.head(self.backbone(x))
 
 
-def build(method, X, n_labels: int) -> Network:
+def build(method, X, n_labels: int, weights_file=None) -> Network:
     torch.manual_seed(method.seed)
-    body, dim = backbones.create(method.backbone, method.pretrained, method.weights_file or method.weights, X.channels,
+    body, dim = backbones.create(method.backbone, method.pretrained, weights_file or method.weights, X.channels,
                                  X.size)
     return Network(body, method.build_head(dim, n_labels))
 
@@ -186,74 +190,95 @@ class History:
         return self._rows
 
 
-def train(method, X, Y: np.ndarray) -> None:
-    """Fit ``method`` (a DeepHashMethod) on the image set X (``hashbench.deep.images``) and labels Y; sets
-    network_ and loss_history_ (``History``: one [iteration, J(g), L(h)] row every
-    ``execution["history_every"]`` iterations). Resumes from method.checkpoint_path."""
-    execution = method.execution
-    device = resolve_device(execution["device"])
-    make_deterministic(device)
-    method.device_ = str(device)
-    method.precision_ = set_precision(device, method.tf32)
-    method.threads_ = torch.get_num_threads()  # CPU results depend on it: recorded in run.json
-    rng = np.random.default_rng(method.seed)
-    network = build(method, X, Y.shape[1]).to(device, memory_format=torch.channels_last)
-    head_params = list(network.head.parameters())
-    head_ids = {id(p) for p in head_params}
-    optimizer, scheduler = optim.build(method, [p for p in network.parameters() if id(p) not in head_ids],
-                                       head_params)
-    rows, start = [], 0
-    checkpoint = Path(method.checkpoint_path) if method.checkpoint_path else None
+class Trainer:
+    """Trains a DeepHashMethod. ``execution``: how (``hashbench.settings.EXECUTION_DEFAULTS`` under the
+    given keys: device, checkpoint_every, history_every); ``checkpoint_path``: where to checkpoint
+    and resume from (None: no checkpoints); ``weights_file``: the pretrained weights file (default:
+    the method's ``weights``); ``threads``: torch's CPU threads (None: as they are)."""
 
-    def save(iteration: int, numpy_state: dict, history_rows: list) -> None:
-        prepared = {name: getattr(method, name) for name in method.prepared}
-        _save_checkpoint(checkpoint, checkpoint_state(network, optimizer, scheduler, device, numpy_state, history_rows,
-                                                      iteration, prepared))
+    def __init__(self, execution: dict | None = None, checkpoint_path=None, weights_file=None,
+                 threads: int | None = None):
+        self.execution = settings.execution(execution)
+        self.checkpoint_path = Path(checkpoint_path) if checkpoint_path is not None else None
+        self.weights_file = weights_file
+        self.threads = threads
+        self.measured: dict = {}
 
-    if checkpoint is not None and checkpoint.exists():
-        state = restore(checkpoint, network, optimizer, scheduler, device)
-        rng.bit_generator.state = state["numpy_rng"]
-        rows, start = state["history"], state["iteration"]
-        for name, value in state["prepared"].items():
-            setattr(method, name, value)
-        log.info("resuming from %s at iteration %d", checkpoint, start)
-    else:
-        method.prepare(Y, rng)
-        if checkpoint is not None and method.prepared:  # a costly preparation is not redone after a kill
-            save(0, rng.bit_generator.state, rows)
-    labels = torch.from_numpy(Y).to(device)
-    history = History(rows, execution["history_every"], method.iterations)
-    every = execution["checkpoint_every"]
-    network.train()
-    bar = tqdm(range(start, method.iterations), initial=start, total=method.iterations, desc=method.name,
-               disable=None, mininterval=2.0)
-    batches = Batches(rng, len(X), method.batch_size, start, method.iterations, method.seed)
-    with NondeterministicOps() as nondeterministic:
-        for it, (index, images) in zip(bar, X.train_batches(batches, device)):
-            z = network(images)
-            batch_index = torch.from_numpy(index).to(device, non_blocking=True)
-            batch_labels = labels[batch_index]
-            codes = method.activation(z, it)
-            method.observe(codes.detach(), batch_index)
-            loss = method.loss(codes, batch_labels, batch_index)
-            optimizer.zero_grad()
-            loss.backward()
-            optimizer.step()
-            scheduler.step()
-            if history.records(it):
-                with torch.no_grad():
-                    history.add(it, loss, method.loss(method.binarize(z), batch_labels, batch_index))
-            if (it + 1) % 50 == 0 or it + 1 == method.iterations:
-                last = history.rows[-1] if history.rows else [it + 1, float("nan"), float("nan")]
-                bar.set_postfix(loss=f"{last[1]:.4f}", refresh=False)
-                log.info("iteration %d loss J(g) %.6f L(h) %.6f", *last)
-            if checkpoint is not None and ((it + 1) % every == 0 or it + 1 == method.iterations):
-                # the last one too: a job killed while encoding resumes with training done; the runner
-                # removes the checkpoint once the codes are written
-                save(it + 1, batches.state_before(it + 1), history.rows)
-    method.network_ = network.eval()
-    method.loss_history_ = history.rows
-    method.nondeterministic_ = nondeterministic.ops
+    def fit(self, method, X, Y: np.ndarray) -> dict:
+        """Fit ``method`` on the image set X (``hashbench.deep.images``) and labels Y; sets its
+        network_ and loss_history_ (``History``: one [iteration, J(g), L(h)] row every
+        ``history_every`` iterations); resumes from the checkpoint when there is one. Returns what
+        the run measured and trained with, for run.json: device, threads, precision,
+        nondeterministic ops, execution, optimiser settings, the weights file's record (also kept
+        as ``measured``)."""
+        if self.threads:
+            torch.set_num_threads(self.threads)
+        execution = self.execution
+        device = resolve_device(execution["device"])
+        make_deterministic(device)
+        measured = {"device": str(device), "precision": set_precision(device, method.tf32),
+                    "threads": torch.get_num_threads(),  # CPU results depend on it
+                    "execution": dict(execution), "optimiser": method.resolved(),
+                    "weights": weights.record(self.weights_file or method.weights) if method.pretrained else None}
+        rng = np.random.default_rng(method.seed)
+        network = build(method, X, Y.shape[1], self.weights_file).to(device, memory_format=torch.channels_last)
+        head_params = list(network.head.parameters())
+        head_ids = {id(p) for p in head_params}
+        optimizer, scheduler = optim.build(method, [p for p in network.parameters() if id(p) not in head_ids],
+                                           head_params)
+        rows, start = [], 0
+        checkpoint = self.checkpoint_path
+
+        def save(iteration: int, numpy_state: dict, history_rows: list) -> None:
+            prepared = {name: getattr(method, name) for name in method.prepared}
+            _save_checkpoint(checkpoint, checkpoint_state(network, optimizer, scheduler, device, numpy_state, history_rows,
+                                                          iteration, prepared))
+
+        if checkpoint is not None and checkpoint.exists():
+            state = restore(checkpoint, network, optimizer, scheduler, device)
+            rng.bit_generator.state = state["numpy_rng"]
+            rows, start = state["history"], state["iteration"]
+            for name, value in state["prepared"].items():
+                setattr(method, name, value)
+            log.info("resuming from %s at iteration %d", checkpoint, start)
+        else:
+            method.prepare(Y, rng)
+            if checkpoint is not None and method.prepared:  # a costly preparation is not redone after a kill
+                save(0, rng.bit_generator.state, rows)
+        labels = torch.from_numpy(Y).to(device)
+        history = History(rows, execution["history_every"], method.iterations)
+        every = execution["checkpoint_every"]
+        network.train()
+        bar = tqdm(range(start, method.iterations), initial=start, total=method.iterations, desc=method.name,
+                   disable=None, mininterval=2.0)
+        batches = Batches(rng, len(X), method.batch_size, start, method.iterations, method.seed)
+        with NondeterministicOps() as nondeterministic:
+            for it, (index, images) in zip(bar, X.train_batches(batches, device)):
+                z = network(images)
+                batch_index = torch.from_numpy(index).to(device, non_blocking=True)
+                batch_labels = labels[batch_index]
+                codes = method.activation(z, it)
+                method.observe(codes.detach(), batch_index)
+                loss = method.loss(codes, batch_labels, batch_index)
+                optimizer.zero_grad()
+                loss.backward()
+                optimizer.step()
+                scheduler.step()
+                if history.records(it):
+                    with torch.no_grad():
+                        history.add(it, loss, method.loss(method.binarize(z), batch_labels, batch_index))
+                if (it + 1) % 50 == 0 or it + 1 == method.iterations:
+                    last = history.rows[-1] if history.rows else [it + 1, float("nan"), float("nan")]
+                    bar.set_postfix(loss=f"{last[1]:.4f}", refresh=False)
+                    log.info("iteration %d loss J(g) %.6f L(h) %.6f", *last)
+                if checkpoint is not None and ((it + 1) % every == 0 or it + 1 == method.iterations):
+                    # the last one too: a job killed while encoding resumes with training done; the runner
+                    # removes the checkpoint once the codes are written
+                    save(it + 1, batches.state_before(it + 1), history.rows)
+        method.network_ = network.eval()
+        method.loss_history_ = history.rows
+        self.measured = {**measured, "nondeterministic": nondeterministic.ops}
+        return self.measured
 
 
 def encode_batch_size(device: torch.device) -> int:

@@ -1,5 +1,5 @@
 """The base class of deep hashing methods: a method supplies its head, activation and loss; the
-shared loop in ``hashbench.deep.loop`` owns seeding, device, optimisation, checkpoints and logging.
+shared loop in ``hashbench.deep.trainer`` owns seeding, device, optimisation, checkpoints and logging.
 
 The contract of a deep method, in one place (the plugin tutorial, examples/hashbench-dpsh, follows it).
 A subclass sets ``name`` (and ``supervised``), takes its own hyperparameters as ``__init__``
@@ -72,21 +72,26 @@ the suite used before recipes (``SHARED_RECIPE``: SGD, Nesterov momentum 0.9, we
 lr 0.01 from scratch, x0.5 every third of the iterations) and no tuned rate, for comparing "each
 as released, equally tuned" with "one trainer for all".
 A method's own hyperparameters are the other ``__init__`` arguments.
-How the run executes (``execution``: device, checkpoint_every, history_every, workers; defaults
-``hashbench.config.EXECUTION_DEFAULTS``) is no hyperparameter: the runner sets it, run.json records
-it, and no result depends on it.
+How the run executes is no hyperparameter and not the method's: the runner gives a
+``hashbench.deep.trainer.Trainer`` the execution settings (device, checkpoint_every,
+history_every; ``hashbench.settings.EXECUTION_DEFAULTS``), the checkpoint path, the pretrained
+weights file and the job's threads, passes it to ``fit(X, Y, trainer=...)`` and reads back what it
+measured (device, threads, precision, nondeterministic ops) for run.json; no result depends on
+them. ``fit(X, Y)`` alone trains with the defaults and no checkpoint. The method holds its
+hyperparameters and, once fitted, its learned state (``network_``, ``loss_history_``, what
+``prepared`` names).
 """
 
 from __future__ import annotations
 
-from pathlib import Path
 
 import numpy as np
 
-from hashbench.base import HashMethod, check_type, require_int, require_number
+from hashbench.deep.optim import OPTIMIZERS, USUAL_LR
+from hashbench.method import HashMethod
+from hashbench.params import Boolean, Integer, Nullable, Options, Real, Several, check
 from hashbench.errors import HashbenchError
-from hashbench.config import EXECUTION_DEFAULTS
-from hashbench.layout import CHECKPOINT, CONTINUOUS
+from hashbench.layout import CONTINUOUS
 
 
 RECIPES = ("released", "shared")
@@ -111,6 +116,14 @@ class DeepHashMethod(HashMethod):
     TUNED_AS: str | None = None  # whose tuned learning rate this method trains with (an ablation: its parent's)
     PRETRAINED_HEAD_LR_MULT = 10.0
     LR_STEP_FRACTION = 0.2
+    PARAMS = {"pretrained": Boolean(), "iterations": Integer(1),
+              "batch_size": Integer(2), "tf32": Boolean(), "recipe": Options(RECIPES),
+              "optimizer": Nullable(Options(OPTIMIZERS)), "lr": Nullable(Real(0, closed="neither")),
+              "head_lr_mult": Nullable(Real(0, closed="neither")), "momentum": Nullable(Real(0, 1, "left")),
+              "nesterov": Nullable(Boolean()), "betas": Nullable(Several(2, Real(0, 1, "left"))),
+              "eps": Nullable(Real(0, closed="neither")), "smoothing": Nullable(Real(0, 1, "left")),
+              "weight_decay": Nullable(Real(0)), "lr_step": Nullable(Integer(1)),
+              "lr_gamma": Nullable(Real(0, 1, "right"))}
 
     def __init__(self, n_bits=32, seed=0, backbone="smallcnn", pretrained=False, weights=None, iterations=600,
                  batch_size=64, tf32=False, recipe="released", optimizer=None, lr=None, head_lr_mult=None,
@@ -135,9 +148,6 @@ class DeepHashMethod(HashMethod):
         self.weight_decay = weight_decay
         self.lr_step = lr_step
         self.lr_gamma = lr_gamma
-        self.execution = dict(EXECUTION_DEFAULTS)  # set by the runner (hashbench.stages.train)
-        self.checkpoint_path = None  # set by the runner: where to checkpoint and resume
-        self.weights_file = None  # set by the runner: the pretrained weights file (default: ``weights``)
 
     @classmethod
     def recipe_of(cls, recipe: str = "released") -> dict:
@@ -152,8 +162,6 @@ class DeepHashMethod(HashMethod):
         """The optimiser settings this method trains with (run.json records them): each set one, else
         the recipe's (the module docstring's rules for lr, head_lr_mult and lr_step); those its
         optimiser reads, or ``every`` one."""
-        from hashbench.deep.optim import USUAL_LR
-
         recipe = self.recipe_of(self.recipe)
         out = {key: recipe[key] if getattr(self, key) is None else getattr(self, key)
                for key in OPTIMISER_SETTINGS if key not in ("lr", "lr_step")}
@@ -195,48 +203,24 @@ class DeepHashMethod(HashMethod):
 
     # --- HashMethod ----------------------------------------------------------------------------
     def validate(self) -> None:
+        """The trainer's settings are declared in ``PARAMS``: an optimiser setting left null takes
+        the recipe's value, which needs no check."""
         super().validate()
-        require_int("iterations", self.iterations, 1)
-        require_int("batch_size", self.batch_size, 2)
-        if self.recipe not in RECIPES:
-            raise HashbenchError(f"recipe: expected one of {', '.join(RECIPES)}, got {self.recipe!r}")
-        released = self.recipe_of("released")
-        for key in OPTIMISER_SETTINGS:  # the types of the set ones, from the released recipe's values
-            value = getattr(self, key)
-            if value is not None and key in released:
-                check_type(key, value, released[key])
-        from hashbench.deep.optim import OPTIMIZERS
-
-        optimizer = self.optimizer if self.optimizer is not None else released["optimizer"]
-        if optimizer not in OPTIMIZERS:
-            raise HashbenchError(f"optimizer: expected one of {', '.join(OPTIMIZERS)}, got {optimizer!r}")
-        settings = self.resolved(every=True)
-        require_int("lr_step", settings["lr_step"], 1)
-        require_number("lr", settings["lr"], lambda v: v > 0, "a positive learning rate")
-        require_number("momentum", settings["momentum"], lambda v: 0 <= v < 1, "a number in [0, 1)")
-        require_number("weight_decay", settings["weight_decay"], lambda v: v >= 0, "a non-negative number")
-        require_number("lr_gamma", settings["lr_gamma"], lambda v: 0 < v <= 1, "a decay factor in (0, 1]")
-        require_number("eps", settings["eps"], lambda v: v > 0, "a positive number")
-        require_number("smoothing", settings["smoothing"], lambda v: 0 <= v < 1, "a number in [0, 1)")
-        betas = settings["betas"]
-        if len(betas) != 2 or not all(isinstance(b, (int, float)) and not isinstance(b, bool) and 0 <= b < 1
-                                      for b in betas):
-            raise HashbenchError(f"betas: expected two numbers in [0, 1), got {betas!r}")
-        if self.head_lr_mult is not None:
-            require_number("head_lr_mult", self.head_lr_mult, lambda v: v > 0, "a positive number or null")
 
     def head_lr(self) -> float:
         return self.resolved()["head_lr"]
 
-    def fit(self, X, Y):
-        """X: an image set (``hashbench.deep.images``) or an (n, C, H, W) float array in [0, 1]."""
+    def fit(self, X, Y, trainer=None):
+        """X: an image set (``hashbench.deep.images``) or an (n, C, H, W) float array in [0, 1];
+        ``trainer``: the ``hashbench.deep.trainer.Trainer`` that runs it (default: one with the
+        execution defaults and no checkpoint)."""
         from hashbench.deep.images import as_image_set
-        from hashbench.deep.loop import train
+        from hashbench.deep.trainer import Trainer
 
         X = as_image_set(X)
         self.validate()
-        require_int("batch_size", self.batch_size, 2, len(X), " (the training set size)")
-        train(self, X, np.asarray(Y, dtype=np.float32))
+        check("batch_size", self.batch_size, Integer(2, len(X)), " (the training set size)")
+        (trainer or Trainer()).fit(self, X, np.asarray(Y, dtype=np.float32))
         return self
 
     def encode(self, X):
@@ -247,7 +231,7 @@ class DeepHashMethod(HashMethod):
         from one pass over X."""
         import torch
 
-        from hashbench.deep.loop import forward
+        from hashbench.deep.trainer import forward
 
         z = forward(self, X)
         self.diagnostics_ = self.diagnostics(z)
@@ -257,16 +241,9 @@ class DeepHashMethod(HashMethod):
         return {}
 
     # --- run hooks (hashbench.stages.train) ----------------------------------------------------
-    def inputs(self, data, protocol_def: dict, threads: int | None):
-        """The protocol's images; torch and the image loaders on the job's ``threads``."""
-        import torch
-
-        if threads:
-            torch.set_num_threads(threads)
-        return data.deep_input(protocol_def, threads, self.execution["workers"])
-
-    def start_run(self, out_dir: Path) -> None:
-        self.checkpoint_path = Path(out_dir) / CHECKPOINT
+    def inputs(self, data, protocol_def: dict, threads: int | None, workers: int | None):
+        """The protocol's images, read by ``workers`` loader processes (default one per thread)."""
+        return data.deep_input(protocol_def, threads, workers)
 
     def encode_database(self, X):
         """The codes and the non-binarized outputs g of the database (HashNet Fig. 7), one pass."""
@@ -274,9 +251,4 @@ class DeepHashMethod(HashMethod):
         return codes, {CONTINUOUS: {"database": continuous}}
 
     def log_loss_history(self, history: list) -> None:
-        pass  # the training loop logs its loss as it goes
-
-    def end_run(self, out_dir: Path) -> None:
-        """The checkpoint is kept until now, so that a job killed while encoding does not train again."""
-        if self.checkpoint_path is not None:
-            Path(self.checkpoint_path).unlink(missing_ok=True)
+        pass  # the trainer logs its loss as it goes

@@ -8,7 +8,7 @@ import numpy as np
 import torch
 
 from hashbench.deep import backbones
-from hashbench.deep.loop import make_deterministic, outputs, resolve_device, set_precision
+from hashbench.deep.trainer import make_deterministic, outputs, resolve_device, set_precision
 
 log = logging.getLogger("hashbench")
 

@@ -10,7 +10,7 @@ import yaml
 
 from hashbench.errors import HashbenchError
 from hashbench import reference, settings
-from hashbench.settings import EXECUTION_DEFAULTS, FEATURE_PIPELINE, pipeline_spec
+from hashbench.settings import EXECUTION_DEFAULTS, FEATURE_PIPELINE, PIPELINE_DEFAULTS, pipeline_spec
 
 SCHEMA_PATH = Path(__file__).with_name("config.schema.yaml")
 
@@ -218,23 +218,47 @@ def tuned_params(tuning: str | None, protocol: str, cls, params: dict) -> dict:
     return dict(entry["chosen"]) if entry else {}
 
 
-# What each output depends on, and nothing else: the workflow's rules pass these as params, which
-# Snakemake compares to re-make an output whose determinants changed; execution settings travel as
-# resources, which it does not compare.
-SPLIT_FREE = ("pipeline", "features", "feature_weights")  # the split is drawn before any of them is read
+# What each output depends on, and nothing else, listed by inclusion: the workflow's rules pass these as
+# params, which Snakemake compares to re-make an output whose determinants changed; execution settings
+# travel as resources, which it does not compare. ``undeclared_keys`` (a test runs it on the schema)
+# names any config key that is neither in an identity below nor declared execution-only.
+SPLIT_KEYS = ("source", "root", "lists", "label_file", "image_root", "path_prefix", "query_overlap", "sizes", "labels",
+              "seed", "split", "compose")  # the split is drawn from these, before features or pipeline are read
+RUN_PROTOCOL_KEYS = (*SPLIT_KEYS, "features")  # a run's, besides its method's pipeline or features (run_protocol_def)
 PIPELINE_EXECUTION = ("cache",)  # how images are read, not which pixels: the cache holds the files' pixels
+RUN_PIPELINE_KEYS = tuple(k for k in PIPELINE_DEFAULTS if k not in PIPELINE_EXECUTION)  # a deep run's
+# Where every other key counts: each key of a protocol definition, and each top-level block.
+PROTOCOL_KEYS_ELSEWHERE = {
+    "pipeline": "a deep run's (RUN_PIPELINE_KEYS); a shallow run's fc7 features (FEATURE_PIPELINE)",
+    "feature_weights": "a shallow run's fc7 features (features_spec)",
+    "topk": "evaluation (eval_spec), selection, tables", "also_topk": "evaluation (eval_spec), tables",
+    "paper": "tables (tables_spec)", "method_params": "a run's params (method_params)",
+}
+TOP_LEVEL_KEYS = {
+    "protocols": "which runs", "methods": "which runs", "bits": "which runs; a run's bits",
+    "seeds": "which runs; a run's seed", "protocol_defs": "a run's protocol_def (above)",
+    "method_params": "a run's params", "training": "a run's params", "tuning": "a run's params (tuned_params)",
+    "evaluation": "evaluation (eval_spec), tables", "tables": "tables (tables_spec)",
+    "figures": "figures (figures_spec)", "selection": "selection (selection_spec)",
+    "execution": "execution only: no identity",
+}
 
 
-def data_spec(cfg: dict, protocol: str) -> dict:
-    """A protocol's definition less evaluation and methods."""
-    skip = ("topk", "also_topk", "paper", "method_params")
-    return {k: v for k, v in cfg["protocol_defs"][protocol].items() if k not in skip}
+def undeclared_keys(schema: dict) -> list[str]:
+    """The config keys of ``schema`` that no identity above lists and none declares execution-only."""
+    protocol = schema["properties"]["protocol_defs"]["additionalProperties"]["properties"]
+    pipeline = protocol["pipeline"]["properties"]
+    return ([k for k in schema["properties"] if k not in TOP_LEVEL_KEYS]
+            + [f"protocol_defs.<p>.{k}" for k in protocol if k not in RUN_PROTOCOL_KEYS + tuple(PROTOCOL_KEYS_ELSEWHERE)]
+            + [f"protocol_defs.<p>.pipeline.{k}" for k in pipeline if k not in RUN_PIPELINE_KEYS + PIPELINE_EXECUTION]
+            + [f"execution.{k}" for k in schema["properties"]["execution"]["properties"] if k not in EXECUTION_DEFAULTS])
 
 
 def split_spec(cfg: dict, protocol: str) -> dict:
-    """What a protocol's dataset and split depend on: source, lists or label file, root and path
-    prefix, sizes, labels, seed, split sizes, overlap policy."""
-    return {k: v for k, v in data_spec(cfg, protocol).items() if k not in SPLIT_FREE}
+    """What a protocol's dataset and split depend on (``SPLIT_KEYS``): source, lists or label file,
+    root and path prefix, sizes, labels, seed, split sizes, overlap policy."""
+    spec = cfg["protocol_defs"][protocol]
+    return {k: spec[k] for k in SPLIT_KEYS if k in spec}
 
 
 def cache_spec(cfg: dict, protocol: str) -> dict:
@@ -255,11 +279,12 @@ def features_spec(cfg: dict, protocol: str) -> dict:
 
 def run_protocol_def(cfg: dict, protocol: str, deep: bool) -> dict:
     """The part of a protocol's definition a run of a deep (images through the pipeline) or shallow
-    (features) method depends on; declared keys only, as the config states them."""
-    spec = data_spec(cfg, protocol)
-    out = {k: v for k, v in spec.items() if k not in SPLIT_FREE or k == "features"}
+    (features) method depends on (``RUN_PROTOCOL_KEYS``, then the pipeline's ``RUN_PIPELINE_KEYS``
+    or the features' ``features_spec``); declared keys only, as the config states them."""
+    spec = cfg["protocol_defs"][protocol]
+    out = {k: spec[k] for k in RUN_PROTOCOL_KEYS if k in spec}
     if deep:
-        pipeline = {k: v for k, v in (spec.get("pipeline") or {}).items() if k not in PIPELINE_EXECUTION}
+        pipeline = {k: v for k, v in (spec.get("pipeline") or {}).items() if k in RUN_PIPELINE_KEYS}
     else:
         feature = features_spec(cfg, protocol)
         out.update({k: v for k, v in feature.items() if k != "pipeline"})

@@ -9,6 +9,10 @@ The class attribute ``PARAMS`` declares their ranges and choices (``hashbench.pa
 ``validate()`` checks them with no data, and the workflow calls it through ``check_params`` when it
 reads the config.
 
+Metadata the stages read, so that a plugin needs no change to the core: ``STYLE`` (its colour
+and marker in the figures), ``CLAIM_GROUP`` (which claims it enters; ``CLAIM_GROUPS``) and
+``TEST_PARAMS`` (a small budget for the conformance check).
+
 ``is_deep`` is the one answer to "is this a deep method?": a deep method
 (``hashbench.deep.method.DeepHashMethod``) reads the protocol's images instead of its features and
 takes the GPU in the workflow; its ``fit`` also takes the runner's ``trainer``. The run hooks below
@@ -30,11 +34,21 @@ from hashbench.errors import HashbenchError
 log = logging.getLogger("hashbench")
 
 
+# The claim groups (``hashbench.stages.claims``): the paper's baselines are compared with HashNet as a
+# group (its best method in each column); each method published after HashNet, and each plugin, gets
+# its own row "<method> > HashNet".
+CLAIM_GROUPS = ("HashNet", "deep baseline", "shallow baseline", "published after HashNet", "plugin")
+
+
 class HashMethod:
     name: ClassVar[str]
     supervised: ClassVar[bool] = False
     is_deep: ClassVar[bool] = False
     PARAMS: ClassVar[dict] = {}  # {hyperparameter: constraint} (``hashbench.params``)
+    # What the suite's stages read of a method, carried by the method itself:
+    STYLE: ClassVar[tuple[str, str] | None] = None  # (colour, marker) in every figure; None: one derived from the name
+    CLAIM_GROUP: ClassVar[str | None] = "plugin"  # its rows in claims.md (``CLAIM_GROUPS``); None: none
+    TEST_PARAMS: ClassVar[dict] = {}  # hyperparameters that keep ``hashbench.testing.check_method`` to seconds
 
     def __init__(self, n_bits: int = 32, seed: int = 0):
         self.n_bits = n_bits

@@ -5,7 +5,8 @@
     check_method(MyMethod, X, Y)                  # raises AssertionError naming what is wrong
 
 ``X``/``Y`` are training data of the kind the method reads (features, or images for a deep method)
-and their 0/1 label matrix; ``params`` are hyperparameters to use (e.g. few iterations).
+and their 0/1 label matrix; ``params`` are hyperparameters to use, by default the method's
+``TEST_PARAMS`` (a small budget: a deep method's are 10 iterations of batch 16).
 """
 
 from __future__ import annotations
@@ -33,7 +34,7 @@ def check_method(cls: type[HashMethod], X, Y: np.ndarray, params: dict | None = 
     seed; the same codes from a method rebuilt from ``get_params()``; unknown hyperparameters, and
     values of the wrong type, refused at config time (``check_params``) naming the hyperparameter;
     the defaults and ``params`` accepted there."""
-    params = dict(params or {})
+    params = dict(cls.TEST_PARAMS if params is None else params)
     name = getattr(cls, "name", None)
     assert isinstance(name, str) and name, f"{cls.__qualname__}: needs a class attribute 'name'"
     assert issubclass(cls, HashMethod), f"{name}: must subclass hashbench.method.HashMethod"

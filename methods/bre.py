@@ -52,6 +52,9 @@ def _adjacency(pair_i, pair_j, n):
 
 class BRE(HashMethod):
     name = "BRE"
+    STYLE = ("#17becf", "h")
+    CLAIM_GROUP = "shallow baseline"
+    TEST_PARAMS = {"max_sweeps": 20}
     supervised = True
 
     PARAMS = {"max_sweeps": Integer(1), "hash_size": Integer(1), "tol": Real(0), "n_points": Nullable(Integer(2)),

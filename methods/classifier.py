@@ -19,6 +19,8 @@ from hashbench.params import Integer, Real
 
 class Classifier(HashMethod):
     name = "Classifier"
+    STYLE = ("#393b79", "d")
+    CLAIM_GROUP = None
     supervised = True
 
     PARAMS = {"max_iter": Integer(1), "C": Real(0, closed="neither")}

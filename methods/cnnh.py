@@ -24,6 +24,8 @@ from hashbench.deep.method import DeepHashMethod
 
 class CNNH(DeepHashMethod):
     name = "CNNH"
+    STYLE = ("#9467bd", "v")
+    CLAIM_GROUP = "deep baseline"
     supervised = True
     prepared = ("targets_", "stage1_objective_")
 

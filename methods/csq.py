@@ -60,6 +60,8 @@ def hash_centres(n_classes: int, n_bits: int, rng: np.random.Generator, tries: i
 
 class CSQ(DeepHashMethod):
     name = "CSQ"
+    STYLE = ("#843c39", "3")
+    CLAIM_GROUP = "published after HashNet"
     supervised = True
     RECIPE = {"optimizer": "adam", "lr": 1e-5, "betas": (0.9, 0.999), "eps": 1e-8, "weight_decay": 0.0, "lr_gamma": 0.7}
     PRETRAINED_HEAD_LR_MULT = 100.0

@@ -28,6 +28,8 @@ QUANTIZATIONS = ("squared", "cauchy")
 
 class DCH(DeepHashMethod):
     name = "DCH"
+    STYLE = ("#637939", "1")
+    CLAIM_GROUP = "published after HashNet"
     supervised = True
     RECIPE = {"optimizer": "sgd", "lr": 5e-3, "momentum": 0.9, "nesterov": False, "weight_decay": 0.0, "lr_gamma": 0.1}
     LR_STEP_FRACTION = 5.0

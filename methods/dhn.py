@@ -32,6 +32,8 @@ QUANTIZATIONS = ("squared", "log_cosh")
 
 class DHN(DeepHashMethod):
     name = "DHN"
+    STYLE = ("#1f77b4", "s")
+    CLAIM_GROUP = "deep baseline"
     supervised = True
     RECIPE = {"optimizer": "sgd", "lr": 5e-5, "momentum": 0.9, "nesterov": False, "weight_decay": 0.0, "lr_gamma": 0.5}
     LR_STEP_FRACTION = 2.5

@@ -24,6 +24,8 @@ from hashbench.deep.method import DeepHashMethod
 
 class DNNH(DeepHashMethod):
     name = "DNNH"
+    STYLE = ("#2ca02c", "^")
+    CLAIM_GROUP = "deep baseline"
     supervised = True
 
     PARAMS = {"slice_dim": Integer(1), "epsilon": Real(0, 0.5, "left"), "margin": Real(0, closed="neither")}

@@ -23,6 +23,8 @@ from hashbench.deep.method import DeepHashMethod
 
 class GreedyHash(DeepHashMethod):
     name = "GreedyHash"
+    STYLE = ("#8c6d31", "2")
+    CLAIM_GROUP = "published after HashNet"
     supervised = True
     RECIPE = {"optimizer": "sgd", "lr": 1e-3, "momentum": 0.9, "nesterov": False, "weight_decay": 5e-4, "lr_gamma": 0.1}
     PRETRAINED_HEAD_LR_MULT = 1.0

@@ -34,6 +34,8 @@ NORMALISATIONS = ("weights", "pairs")
 
 class HashNet(DeepHashMethod):
     name = "HashNet"
+    STYLE = ("#d62728", "o")
+    CLAIM_GROUP = "HashNet"
     supervised = True
 
     PARAMS = {"alpha": Nullable(Real(0, closed="neither")), "similar_weight": Real(0, closed="neither"),
@@ -84,6 +86,8 @@ class HashNet(DeepHashMethod):
 
 class HashNetW(HashNet):
     name = "HashNet-W"
+    STYLE = ("#ff9896", "P")
+    CLAIM_GROUP = "HashNet"
     TUNED_AS = "HashNet"  # an ablation trains with HashNet's recipe and learning rate
 
     def __init__(self, n_bits=32, seed=0, weighting="none", **kwargs):
@@ -92,6 +96,8 @@ class HashNetW(HashNet):
 
 class HashNetC(HashNet):
     name = "HashNet-C"
+    STYLE = ("#c49c94", "X")
+    CLAIM_GROUP = "HashNet"
     TUNED_AS = "HashNet"
 
     def __init__(self, n_bits=32, seed=0, schedule="none", **kwargs):

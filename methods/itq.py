@@ -19,6 +19,8 @@ from hashbench.shallow.projections import itq_rotation, pca_directions
 
 class ITQ(HashMethod):
     name = "ITQ"
+    STYLE = ("#bcbd22", "p")
+    CLAIM_GROUP = "shallow baseline"
 
     PARAMS = {"n_iter": Integer(1)}
 

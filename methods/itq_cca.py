@@ -39,6 +39,8 @@ def cca_directions(X: np.ndarray, Y: np.ndarray, n_components: int, reg: float) 
 
 class ITQCCA(HashMethod):
     name = "ITQ-CCA"
+    STYLE = ("#7f7f7f", ">")
+    CLAIM_GROUP = "shallow baseline"
     supervised = True
 
     PARAMS = {"n_iter": Integer(1), "reg": Real(0, closed="neither")}

@@ -92,6 +92,9 @@ def optimise_projection(K, R, a0, n_iter, tol):
 
 class KSH(HashMethod):
     name = "KSH"
+    STYLE = ("#e377c2", "<")
+    CLAIM_GROUP = "shallow baseline"
+    TEST_PARAMS = {"n_iter": 20}
     supervised = True
 
     PARAMS = {"n_iter": Integer(0), "n_anchors": Integer(1), "tol": Real(0),

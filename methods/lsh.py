@@ -13,6 +13,8 @@ from hashbench.method import HashMethod
 
 class LSH(HashMethod):
     name = "LSH"
+    STYLE = ("#000000", "x")
+    CLAIM_GROUP = "shallow baseline"
 
     def fit(self, X, Y=None):
         rng = np.random.default_rng(self.seed)

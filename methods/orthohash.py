@@ -26,6 +26,8 @@ from hashbench.deep.method import DeepHashMethod
 
 class OrthoHash(DeepHashMethod):
     name = "OrthoHash"
+    STYLE = ("#7b4173", "4")
+    CLAIM_GROUP = "published after HashNet"
     supervised = True
     RECIPE = {"optimizer": "adam", "lr": 1e-5, "betas": (0.9, 0.999), "eps": 1e-8, "weight_decay": 5e-4, "lr_gamma": 0.1}
     LR_STEP_FRACTION = 0.8

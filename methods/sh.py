@@ -28,6 +28,8 @@ def select_modes(ranges: np.ndarray, n_bits: int) -> np.ndarray:
 
 class SH(HashMethod):
     name = "SH"
+    STYLE = ("#ff7f0e", "*")
+    CLAIM_GROUP = "shallow baseline"
 
     def fit(self, X, Y=None):
         X = np.asarray(X, dtype=np.float64)

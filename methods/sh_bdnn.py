@@ -69,6 +69,9 @@ def stratified_holdout(Y: np.ndarray, fraction: float, rng: np.random.Generator)
 
 class SHBDNN(HashMethod):
     name = "SH-BDNN"
+    STYLE = ("#8c564b", "D")
+    CLAIM_GROUP = "shallow baseline"
+    TEST_PARAMS = {"lbfgs_iter": 10, "max_rounds": 2}
     supervised = True
 
     PARAMS = {"lbfgs_iter": Integer(1), "corrections": Integer(1), "max_rounds": Integer(1),

@@ -116,6 +116,7 @@ class DeepHashMethod(HashMethod):
     TUNED_AS: str | None = None  # whose tuned learning rate this method trains with (an ablation: its parent's)
     PRETRAINED_HEAD_LR_MULT = 10.0
     LR_STEP_FRACTION = 0.2
+    TEST_PARAMS = {"iterations": 10, "batch_size": 16}
     PARAMS = {"pretrained": Boolean(), "iterations": Integer(1),
               "batch_size": Integer(2), "tf32": Boolean(), "recipe": Options(RECIPES),
               "optimizer": Nullable(Options(OPTIMIZERS)), "lr": Nullable(Real(0, closed="neither")),

@@ -5,7 +5,8 @@ Each claim is a comparison "A has a higher MAP than B" the paper makes (Section 
 ablation): HashNet above its strongest baseline, above DHN, above the best shallow method, above
 HashNet-W and HashNet-C; the deep baselines above the best shallow method; and the paper's order of
 the deep baselines, DHN > DNNH > CNNH. Beyond the paper, each method published after it
-(``LATER``, config/later.yaml) against HashNet. "Best" is the highest mean MAP over the seeds in that column.
+(config/later.yaml) and each plugin against HashNet. Which group a method belongs to is its own
+``CLAIM_GROUP``. "Best" is the highest mean MAP over the seeds in that column.
 A cell says whether it **holds** (A's mean is higher and the difference is significant), is
 **reversed** (B's is higher, significantly) or is **level** (not significant either way), with the
 p-value of the tables' paired randomization test over the queries on the seed-averaged AP@R
@@ -20,28 +21,33 @@ from pathlib import Path
 
 import numpy as np
 
-from hashbench import io, stats
+from hashbench import io, registry, stats
 from hashbench.layout import CLAIMS
 from hashbench.stages import stored
 
-DEEP_BASELINES = ("DHN", "DNNH", "CNNH")
-SHALLOW = ("SH-BDNN", "KSH", "ITQ-CCA", "ITQ", "BRE", "SH", "LSH")  # the paper's shallow methods (Sec. 5.1)
-BASELINES = DEEP_BASELINES + SHALLOW
-LATER = ("DCH", "GreedyHash", "CSQ", "OrthoHash")  # published after HashNet (docs/methods.md)
 BEST_SHALLOW = "best shallow"
 STRONGEST = "strongest baseline"
-COMPARISONS = (  # (A, B): "A has a higher MAP than B"; a group name stands for its best method in the column
-    ("HashNet", STRONGEST),
-    ("HashNet", "DHN"),
-    ("HashNet", BEST_SHALLOW),
-    ("HashNet", "HashNet-W"),
-    ("HashNet", "HashNet-C"),
-    *((deep, BEST_SHALLOW) for deep in DEEP_BASELINES),
-    ("DHN", "DNNH"),
-    ("DNNH", "CNNH"),
-    *((later, "HashNet") for later in LATER),
-)
-GROUPS = {STRONGEST: BASELINES, BEST_SHALLOW: SHALLOW}
+# a group name stands for its best method in the column: its members are the configured methods whose
+# ``CLAIM_GROUP`` (``hashbench.method.CLAIM_GROUPS``) is one of these
+GROUPS = {STRONGEST: ("deep baseline", "shallow baseline"), BEST_SHALLOW: ("shallow baseline",)}
+AGAINST_HASHNET = ("published after HashNet", "plugin")  # each of these methods gets a row "<method> > HashNet"
+
+
+def claim_group(method: str) -> str | None:
+    """A method's ``CLAIM_GROUP``; "plugin" for codes of a method the registry does not know."""
+    cls = registry.methods().get(method)
+    return cls.CLAIM_GROUP if cls is not None else "plugin"
+
+
+def comparisons(methods: list[str]) -> list[tuple[str, str]]:
+    """(A, B): "A has a higher MAP than B", for the configured ``methods``, from their claim groups."""
+    group = {m: claim_group(m) for m in methods}
+    deep = [m for m in methods if group[m] == "deep baseline"]
+    return [("HashNet", STRONGEST), ("HashNet", "DHN"), ("HashNet", BEST_SHALLOW), ("HashNet", "HashNet-W"),
+            ("HashNet", "HashNet-C"), *((m, BEST_SHALLOW) for m in deep), ("DHN", "DNNH"), ("DNNH", "CNNH"),
+            *((m, "HashNet") for m in methods if group[m] in AGAINST_HASHNET)]
+
+
 COLUMNS = ("claim", "protocol", "bits", "a", "b", "map_a", "map_b", "p_value", "verdict")
 
 
@@ -62,9 +68,10 @@ def rows(spec: dict, found: dict, folders: dict) -> list[dict]:
     for protocol in spec.get("order") or list(spec["protocols"]):
         for bits in spec["bits"]:
             means = {m: v for m in spec["methods"] if (v := mean_map(protocol, m, bits)) is not None}
-            for a, b in COMPARISONS:
+            for a, b in comparisons(spec["methods"]):
                 if b in GROUPS:
-                    candidates = [m for m in GROUPS[b] if m in means and m != a]
+                    candidates = [m for m in spec["methods"] if claim_group(m) in GROUPS[b]
+                                  and m in means and m != a]
                     b_method = max(candidates, key=means.get) if candidates else None
                 else:
                     b_method = b if b in means else None

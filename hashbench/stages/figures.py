@@ -18,25 +18,21 @@ from pathlib import Path
 
 import numpy as np
 
-from hashbench import io
+from hashbench import io, registry
 from hashbench.data import splits
 from hashbench.errors import HashbenchError
 from hashbench.layout import CODES, CONTINUOUS, RUN_RECORD
 from hashbench.stages import stored
 
-_STYLES = {
-    "HashNet": ("#d62728", "o"), "DHN": ("#1f77b4", "s"), "DNNH": ("#2ca02c", "^"), "CNNH": ("#9467bd", "v"),
-    "SH-BDNN": ("#8c564b", "D"), "KSH": ("#e377c2", "<"), "ITQ-CCA": ("#7f7f7f", ">"), "ITQ": ("#bcbd22", "p"),
-    "BRE": ("#17becf", "h"), "SH": ("#ff7f0e", "*"), "LSH": ("#000000", "x"),
-    "HashNet-W": ("#ff9896", "P"), "HashNet-C": ("#c49c94", "X"),
-}
 _MARKERS = "od^vs<>ph*DPX"
 
 
 def style(method: str) -> dict:
-    """One colour and marker per method, the same in every figure (stable for plugin methods too)."""
-    if method in _STYLES:
-        color, marker = _STYLES[method]
+    """One colour and marker per method, the same in every figure: the method's ``STYLE``, else
+    (a plugin that sets none) one derived from its name."""
+    cls = registry.methods().get(method)
+    if cls is not None and cls.STYLE is not None:
+        color, marker = cls.STYLE
     else:
         h = zlib.crc32(method.encode())
         import matplotlib

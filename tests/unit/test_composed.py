@@ -12,7 +12,7 @@ from hashbench.errors import HashbenchError
 
 
 def _small(default_config, protocol, **compose):
-    spec = copy.deepcopy(config.data_spec(default_config, protocol))
+    spec = copy.deepcopy(config.split_spec(default_config, protocol))
     spec["compose"].update(compose)
     return spec
 
@@ -151,14 +151,14 @@ def test_unseen_split_errors():
 
 
 def test_held_out_classes_are_recorded_even_when_queries_miss_one(default_config, tmp_path):
-    spec = copy.deepcopy(config.data_spec(default_config, "digits"))
+    spec = copy.deepcopy(config.split_spec(default_config, "digits"))
     spec["split"] = {"unseen": {"classes": [2, 5, 7]}, "query": {"total": 1}, "train": {"per_class": 20}}
     splits.prepare("held", spec, tmp_path)
     assert io.read_json(tmp_path / "split.json")["unseen_classes"] == [2, 5, 7]
 
 
 def test_prepared_unseen_protocol_records_its_held_out_classes(default_config, tmp_path):
-    splits.prepare("mnist5k-unseen", config.data_spec(default_config, "mnist5k-unseen"), tmp_path)
+    splits.prepare("mnist5k-unseen", config.split_spec(default_config, "mnist5k-unseen"), tmp_path)
     meta = io.read_json(tmp_path / "split.json")
     data = splits.load(tmp_path)
     assert meta["unseen_classes"] == sorted(np.unique(data.labels[data.split["query"]].argmax(axis=1)).tolist())

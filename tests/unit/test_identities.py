@@ -135,3 +135,13 @@ def test_the_triplet_loss_of_large_batches_is_the_same_sum_without_the_cube():
         torch.testing.assert_close(sorted_sum, direct, rtol=1e-12, atol=1e-12)
         torch.testing.assert_close(grad_sorted, grad_direct, rtol=1e-10, atol=1e-12)
     assert 512 ** 3 > losses.TRIPLET_DIRECT_MAX >= 256 ** 3  # the paper's batch takes the sorted path
+
+
+def test_every_config_key_is_in_an_identity_or_declared_execution_only():
+    """A run's identity is listed by inclusion: a key added to the schema fails here until it is."""
+    schema = config._schema()
+    assert config.undeclared_keys(schema) == []
+    schema["properties"]["protocol_defs"]["additionalProperties"]["properties"]["colour"] = {"type": "string"}
+    schema["properties"]["protocol_defs"]["additionalProperties"]["properties"]["pipeline"]["properties"]["jpeg"] = {}
+    schema["properties"]["verbose"] = {"type": "boolean"}
+    assert config.undeclared_keys(schema) == ["verbose", "protocol_defs.<p>.colour", "protocol_defs.<p>.pipeline.jpeg"]

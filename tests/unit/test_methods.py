@@ -25,17 +25,13 @@ def digit_images(digits_dir):
     return splits.load(digits_dir).array_images()
 
 
-# the contract, not the quality: small budgets keep every check to seconds
-SMALL = {"SH-BDNN": {"lbfgs_iter": 10, "max_rounds": 2}, "KSH": {"n_iter": 20}, "BRE": {"max_sweeps": 20}}
-
-
 @pytest.mark.parametrize("name", METHODS)
 def test_conformance(name, digits, digit_images):
+    """Every registered method, plugins included, at its own small budget (``TEST_PARAMS``)."""
     x, y, split = digits
     deep = registry.get(name).is_deep
-    params = {"iterations": 10, "batch_size": 16} if deep else SMALL.get(name, {})
     train = split["train"]
-    check_method(registry.get(name), (digit_images if deep else x)[train], y[train], params)
+    check_method(registry.get(name), (digit_images if deep else x)[train], y[train])
 
 
 class _Forgetful(HashMethod):

@@ -96,3 +96,58 @@ def test_a_builtin_module_that_fails_to_import_is_named(monkeypatch):
     finally:
         monkeypatch.undo()
         registry._scan.cache_clear()
+
+
+MINE = '''
+import numpy as np
+
+from hashbench.codes import sign
+from hashbench.method import HashMethod
+from hashbench.params import Integer
+
+
+class Mine(HashMethod):
+    """Centred random projections, refined n_rounds times: a plugin with its own metadata."""
+
+    name = "MINE"
+    STYLE = ("#123456", "D")
+    TEST_PARAMS = {"n_rounds": 1}
+    PARAMS = {"n_rounds": Integer(1)}
+
+    def __init__(self, n_bits=32, seed=0, n_rounds=5):
+        super().__init__(n_bits, seed)
+        self.n_rounds = n_rounds
+
+    def fit(self, X, Y=None):
+        self.validate()
+        rng = np.random.default_rng(self.seed)
+        self.mean_ = X.mean(axis=0)
+        self.projection_ = rng.standard_normal((X.shape[1], self.n_bits))
+        return self
+
+    def encode(self, X):
+        return sign((X - self.mean_) @ self.projection_)
+'''
+
+
+def test_a_plugin_defined_here_gets_a_style_a_claims_row_and_the_conformance_check(plugin_on_path, digits_dir):
+    """No core file names MINE or COORD: the style, the claim group and the test budget are the classes'."""
+    from hashbench.data import splits
+    from hashbench.stages import claims, figures
+    from hashbench.testing import check_method
+
+    (plugin_on_path / "hb_mine_plugin.py").write_text(MINE)
+    ep = plugin_on_path / "hb_coord_plugin-0.1.dist-info" / "entry_points.txt"
+    ep.write_text(ep.read_text() + "MINE = hb_mine_plugin:Mine\n")
+    mine = registry.get("MINE")
+    assert figures.style("MINE") == {"color": "#123456", "marker": "D", "label": "MINE"}
+    coord = figures.style("COORD")  # no STYLE: one derived from the name, the same every time
+    assert coord == figures.style("COORD") and coord["color"] != figures.style("MINE")["color"]
+    found = claims.comparisons(["HashNet", "DHN", "ITQ", "MINE", "COORD", "DCH", "HashNet-W"])
+    assert ("MINE", "HashNet") in found and ("COORD", "HashNet") in found and ("DCH", "HashNet") in found
+    assert ("ITQ", "HashNet") not in found and ("HashNet-W", "HashNet") not in found and ("DHN", claims.BEST_SHALLOW) in found
+    data = splits.load(digits_dir)
+    x, y = data.features("pixels"), data.labels
+    check_method(mine, x[data.split["train"]], y[data.split["train"]])  # at its TEST_PARAMS
+    with pytest.raises(HashbenchError, match="n_rounds: expected an integer >= 1, got 0"):
+        mine.check_params({"n_rounds": 0})

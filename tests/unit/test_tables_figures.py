@@ -241,7 +241,7 @@ def test_imbalance_rows_pair_the_seeds_and_sort_protocols_by_their_ratio(digits_
     from hashbench.data import composed, splits
     from hashbench.stages import imbalance
 
-    spec = config.data_spec(default_config, "digits")
+    spec = config.split_spec(default_config, "digits")
     spec["split"] = {**spec["split"], "unseen": {"classes": [0, 1, 2]}}
     splits.prepare("held", spec, tmp_path / "held")
     rng = np.random.default_rng(3)

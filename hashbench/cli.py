@@ -34,30 +34,47 @@ def _workers(text: str) -> int | None:
     return int(text)
 
 
-def _execution(args) -> dict:
-    """The execution settings of a job (``hashbench.settings.EXECUTION_DEFAULTS``), from its options."""
-    return {"device": args.device, "checkpoint_every": args.checkpoint_every, "history_every": args.history_every,
-            "workers": args.workers}
+# Each execution setting (``hashbench.settings.EXECUTION_DEFAULTS``) as a job's option; the workflow
+# passes them as resources (``job_options``, ``job_resources``): jobs that read images without training
+# take the ``LOADER_SETTINGS``, training and selection jobs all of them.
+EXECUTION_OPTIONS = {
+    "device": {"choices": ("auto", "cpu", "cuda")},
+    "workers": {"type": _workers, "help": "image loader processes, or 'auto': one per thread"},
+    "checkpoint_every": {"type": int, "help": "iterations between a deep training's checkpoints"},
+    "history_every": {"type": int, "help": "iterations between the loss history's rows"},
+}
+LOADER_SETTINGS = ("device", "workers")
+
+
+def job_options(keys=tuple(EXECUTION_OPTIONS)) -> str:
+    """The command-line options of the execution settings ``keys``, each read from the rule's resources."""
+    return " ".join(f"--{key.replace('_', '-')} {{resources.run_{key}}}" for key in keys)
+
+
+def job_resources(execution: dict) -> dict:
+    """The config's execution block as the rules' resources (null workers: 'auto')."""
+    return {f"run_{key}": "auto" if value is None else value for key, value in execution.items()}
+
+
+def _execution(args, keys=tuple(EXECUTION_OPTIONS)) -> dict:
+    """The execution settings of a job, from its options."""
+    return {key: getattr(args, key) for key in keys}
 
 
 def _add_execution(s, training: bool) -> None:
-    """The execution options (config block ``execution``; the workflow passes them as resources)."""
-    from hashbench.settings import EXECUTION_DEFAULTS as defaults
+    """The execution options; ``training``: all of them, else the loaders' (``LOADER_SETTINGS``)."""
+    from hashbench.settings import EXECUTION_DEFAULTS
 
-    s.add_argument("--device", choices=("auto", "cpu", "cuda"), default=defaults["device"])
-    s.add_argument("--workers", type=_workers, default=defaults["workers"],
-                   help="image loader processes, or 'auto': one per thread")
+    for key in EXECUTION_OPTIONS if training else LOADER_SETTINGS:
+        s.add_argument(f"--{key.replace('_', '-')}", default=EXECUTION_DEFAULTS[key], **EXECUTION_OPTIONS[key])
     s.add_argument("--weights", default=None, help="the pretrained weights file (rule pretrained_weights)")
-    if training:
-        s.add_argument("--checkpoint-every", type=int, default=defaults["checkpoint_every"])
-        s.add_argument("--history-every", type=int, default=defaults["history_every"])
 
 
 def _features(args):
     from hashbench.stages import features
 
-    features.write_features(args.data, args.spec, args.out, args.threads,
-                            {"device": args.device, "workers": args.workers}, args.weights)
+    features.write_features(args.data, args.spec, args.out, args.threads, _execution(args, LOADER_SETTINGS),
+                            args.weights)
 
 
 def _cache_images(args):

@@ -7,6 +7,8 @@ assignments whose mean difference is at least as far from 0 as the observed one.
 ``n_resamples`` possible assignments (2^n) all are enumerated (exact); otherwise ``n_resamples``
 random assignments from ``seed`` are drawn and p = (1 + hits) / (1 + n_resamples), so p is never 0
 (Phipson & Smyth 2010). Differences within 1e-12 of the observed statistic count as hits.
+Exact, it equals ``scipy.stats.permutation_test(permutation_type="samples")``; kept because one
+column's tests run 21x faster as blocked matrix products (bench/bench_stats.py: 0.40 s against 8.3 s).
 
 ``holm(p)``: Holm's step-down adjustment of several p-values (family-wise error at the level used).
 

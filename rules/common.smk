@@ -3,7 +3,7 @@ import re
 from pathlib import Path
 
 from hashbench import config as hbconfig
-from hashbench import gpus, layout, registry
+from hashbench import cli, gpus, layout, registry, settings
 from hashbench.data.sources import SOURCES
 from hashbench.errors import HashbenchError
 from hashbench.stages.reproduction import reference_files
@@ -25,15 +25,9 @@ for _protocol in CFG["protocols"]:
 ENV = "../environment.yml"
 # How jobs run (config block execution) reaches them as resources: Snakemake re-makes an output whose
 # params (its determinants: hashbench.config's *_spec functions) changed, never one whose resources did.
-EXECUTION = {
-    "run_device": CFG["execution"]["device"],
-    "run_workers": "auto" if CFG["execution"]["workers"] is None else CFG["execution"]["workers"],
-    "run_checkpoint_every": CFG["execution"]["checkpoint_every"],
-    "run_history_every": CFG["execution"]["history_every"],
-}
-LOADER_ARGS = "--device {resources.run_device} --workers {resources.run_workers}"
-TRAINER_ARGS = (f"{LOADER_ARGS} --checkpoint-every {{resources.run_checkpoint_every}} "
-                "--history-every {resources.run_history_every}")
+EXECUTION = cli.job_resources(CFG["execution"])
+LOADER_ARGS = cli.job_options(cli.LOADER_SETTINGS)
+TRAINER_ARGS = cli.job_options()
 # Deep jobs hold one unit of the "gpu" resource where a GPU will run them, so that a profile's
 # `resources: gpu: 1` (profiles/default, profiles/gpu) lets one at a time have it; a cluster
 # executor (profiles/slurm) runs them on its GPU nodes and asks for one. On a machine without a

@@ -145,3 +145,12 @@ def test_every_config_key_is_in_an_identity_or_declared_execution_only():
     schema["properties"]["protocol_defs"]["additionalProperties"]["properties"]["pipeline"]["properties"]["jpeg"] = {}
     schema["properties"]["verbose"] = {"type": "boolean"}
     assert config.undeclared_keys(schema) == ["verbose", "protocol_defs.<p>.colour", "protocol_defs.<p>.pipeline.jpeg"]
+
+
+def test_each_execution_setting_is_a_job_option_and_a_resource():
+    """Written once (hashbench.settings), they reach every job the same way (hashbench.cli)."""
+    from hashbench import cli, settings
+
+    assert list(cli.EXECUTION_OPTIONS) == list(settings.EXECUTION_DEFAULTS)
+    assert set(cli.job_resources(settings.execution())) == {f"run_{k}" for k in settings.EXECUTION_DEFAULTS}
+    assert cli.job_options(cli.LOADER_SETTINGS) == "--device {resources.run_device} --workers {resources.run_workers}"

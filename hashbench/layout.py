@@ -40,7 +40,8 @@ CODES, RUN_RECORD, METRICS, PER_QUERY = "codes.npz", "run.json", "metrics.json",
 CONTINUOUS, CHECKPOINT = "continuous.npz", "checkpoint.pt"
 SELECTION = "results/selection/{protocol}/{method}.json"
 
-TABLES = ("table1", "table2")
+TABLES = ("table1", "table2")  # MAP, tested per column (hashbench.stages.tables)
+METRIC_TABLES = ("table1-ph2", "table1-pn")  # Table 1's methods under P@H<=2 and P@N
 METRICS_TABLE = "metrics.csv"
 CLAIMS = "claims"  # the paper's claims tested on the runs (.csv, .md; hashbench.stages.claims)
 

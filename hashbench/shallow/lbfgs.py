@@ -1,4 +1,7 @@
-"""L-BFGS as minFunc runs it (SH-BDNN's released optimiser), in the compact matrix form."""
+"""L-BFGS with minFunc's settings (SH-BDNN's released optimiser: memory, first step, stopping rules),
+in the compact matrix form, with scipy's strong-Wolfe line search in place of minFunc's
+interpolating one. Kept over ``scipy.optimize.minimize(method="L-BFGS-B")``: on SH-BDNN the same MAP
+(mnist5k, 32 bits, 3 seeds: 0.8970 against 0.8980) in a fifteenth of the time (bench/bench_lbfgs.py)."""
 
 from __future__ import annotations
 
@@ -48,8 +51,8 @@ def lbfgs(fun, x0: np.ndarray, max_iter: int, corrections: int = 100, max_evals:
           prog_tol: float = 1e-9) -> np.ndarray:
     """Minimise ``fun(x) -> (f, grad)`` by L-BFGS with minFunc's defaults (Schmidt's minFunc, used by
     several released hashing codes): ``corrections`` memory pairs (pairs with y^T s <= 1e-10 skipped,
-    initial scaling y^T s / y^T y), a strong-Wolfe line search (c1 = 1e-4, c2 = 0.9) from t = 1 (the
-    first step t = min(1, 1 / ||g||_1)), stopping after ``max_iter`` iterations, ``max_evals``
+    initial scaling y^T s / y^T y), a strong-Wolfe line search (``scipy.optimize.line_search``, c1 =
+    1e-4, c2 = 0.9; minFunc interpolates its own) from t = 1 (the first step t = min(1, 1 / ||g||_1)), stopping after ``max_iter`` iterations, ``max_evals``
     evaluations, max |g| <= ``opt_tol``, or a change of f or x below ``prog_tol``. Returns the last
     iterate.
     """

@@ -1,4 +1,7 @@
-"""Tables 1 and 2 and the long-format metrics table, derived from stored runs, never recomputed.
+"""Tables 1 and 2, Table 1's P@H<=2 and P@N, and the metrics table, derived from stored runs, never
+recomputed: every run's metrics are read into one pandas frame (``runs_frame``: one row per run,
+metrics.csv) and melted to one tidy frame (``tidy``: one row per run and metric), from which each
+table's cells and both file formats (CSV, Markdown) are derived.
 
 Table 1 holds every configured method except the ablation variants, in the paper's row order and
 then the config's (the Markdown marks those not in the paper with a dagger); Table 2 is the paper's
@@ -15,6 +18,10 @@ from a fixed seed, the p-values Holm-adjusted within the column. A method whose 
 least ``alpha`` is "not significantly worse than the best": the CSV gives ``p_vs_best`` and
 ``tied_with_best``; the Markdown prints the best in bold and marks the others so with "≈".
 
+Table 1's methods again under P@H<=2 (``table1-ph2``) and P@N (``table1-pn``: per protocol, the
+largest N every one of its runs has) show mean and sample std only: the runs store per-query AP,
+not per-query precision, so no test marks them.
+
 A cell one of whose seeds is degenerate (``hashbench.health``: three quarters of the bits constant, one
 code for the database, or a deep run whose loss did not fall) counts them in ``degenerate_seeds`` and is
 marked "⚠" in the Markdown; metrics.csv gives each run's ``degenerate`` flag and ``machine`` key
@@ -23,11 +30,12 @@ marked "⚠" in the Markdown; metrics.csv gives each run's ``degenerate`` flag a
 
 from __future__ import annotations
 
-import csv
 from pathlib import Path
 
+import pandas as pd
+
 from hashbench import io, reference, stats
-from hashbench.layout import METRICS_TABLE, TABLES
+from hashbench.layout import METRIC_TABLES, METRICS_TABLE, TABLES
 from hashbench.stages import stored
 
 METRIC_COLUMNS = ("map", "map_tie_aware", "p_h2", "topk", "n_queries", "n_queries_in_map", "no_relevant",
@@ -46,39 +54,80 @@ def table_methods(table: str, configured: list[str]) -> list[str]:
     return paper + [m for m in configured if m not in paper and m not in ablation]
 
 
-def _groups(spec: dict) -> list[tuple[str, str, int | None, str | None]]:
-    """Column groups (label, protocol, extra R or None for the protocol's own, paper dataset)."""
+def runs_frame(found: dict) -> pd.DataFrame:
+    """One row per run (protocol, method, bits, seed), in the order found: the ``METRIC_COLUMNS``, then
+    P@N and MAP@R for every N and R any run has (empty where a run has none)."""
+    n_values = sorted({int(n) for m in found.values() for n in m.get("precision_at_n", {})})
+    r_values = sorted({int(r) for m in found.values() for r in m.get("map_at", {})})
+    rows = [{"protocol": protocol, "method": method, "bits": bits, "seed": seed,
+             **{c: m.get(c, "") for c in METRIC_COLUMNS},
+             **{f"precision_at_{n}": m.get("precision_at_n", {}).get(str(n), "") for n in n_values},
+             **{f"map_at_{r}": m.get("map_at", {}).get(str(r), "") for r in r_values}}
+            for (protocol, method, bits, seed), m in found.items()]
+    columns = ["protocol", "method", "bits", "seed", *METRIC_COLUMNS, *(f"precision_at_{n}" for n in n_values),
+               *(f"map_at_{r}" for r in r_values)]
+    return pd.DataFrame(rows, columns=columns, dtype=object)
+
+
+def tidy(runs: pd.DataFrame) -> pd.DataFrame:
+    """One row per run and metric: protocol, method, bits, seed, degenerate, metric ("map": MAP at the
+    protocol's R; "map@R", "p_h2", "p@N"), value; a metric a run lacks has no row."""
+    renamed = runs.rename(columns={**{c: f"map@{c[7:]}" for c in runs if c.startswith("map_at_")},
+                                   **{c: f"p@{c[13:]}" for c in runs if c.startswith("precision_at_")}})
+    metrics = ["map", "p_h2", *(c for c in renamed if c.startswith(("map@", "p@")))]
+    long = renamed.melt(id_vars=["protocol", "method", "bits", "seed", "degenerate"], value_vars=metrics,
+                        var_name="metric", value_name="value")
+    return long[long["value"] != ""].reset_index(drop=True)
+
+
+# The tables: (title, the cells' metric, which of Table 1's or 2's methods, whether a column is tested)
+TITLES = {"table1": "Table 1: MAP of Hamming ranking", "table2": "Table 2: MAP of HashNet and its variants",
+          "table1-ph2": "Table 1's methods: precision within Hamming radius 2 (P@H<=2)",
+          "table1-pn": "Table 1's methods: precision of the top N of Hamming ranking (P@N)"}
+
+
+def _groups(spec: dict, table: str, frame: pd.DataFrame) -> list[tuple[str, str, str, str | None]]:
+    """Column groups (label, protocol, metric, paper dataset) of ``table``: for MAP the protocol's own
+    R, then one per extra R labelled ``<protocol>@<R>``; for P@N the largest N all its runs have."""
     groups = []
     for protocol in spec.get("order", list(spec["protocols"])):
         pdef = spec["protocols"][protocol]
-        groups.append((protocol, protocol, None, pdef.get("paper")))
-        groups += [(f"{protocol}@{r}", protocol, r, None) for r in pdef.get("also_topk", [])]
+        if table == "table1-ph2":
+            groups.append((protocol, protocol, "p_h2", None))
+        elif table == "table1-pn":
+            rows = frame[frame["protocol"] == protocol]
+            n_runs = rows[["method", "bits", "seed"]].drop_duplicates().shape[0]
+            counts = rows[rows["metric"].str.startswith("p@")].groupby("metric").size()
+            common = [int(m[2:]) for m, c in counts.items() if c == n_runs]
+            if common:
+                groups.append((f"{protocol} P@{max(common)}", protocol, f"p@{max(common)}", None))
+        else:
+            groups.append((protocol, protocol, "map", pdef.get("paper")))
+            groups += [(f"{protocol}@{r}", protocol, f"map@{r}", None) for r in pdef.get("also_topk", [])]
     return groups
 
 
-def _map(metrics: dict, topk: int | None):
-    return metrics["map"] if topk is None else metrics.get("map_at", {}).get(str(topk))
-
-
-def _cells(table: str, spec: dict, found: dict, folders: dict) -> list[dict]:
+def _cells(table: str, spec: dict, frame: pd.DataFrame, folders: dict) -> list[dict]:
     """One dict per (method, column group, bits): mean, std, n, the paper's value where it has one,
-    and the significance marks of its column."""
-    paper = reference.values(table)
+    and the significance marks of its column (MAP at the protocol's R only)."""
+    paper = reference.values(table) if table in TABLES else {}
+    methods = table_methods("table2" if table == "table2" else "table1", spec["methods"])
+    by_cell = {key: rows for key, rows in frame.groupby(["protocol", "metric", "method", "bits"], sort=False)}
     cells = []
-    methods = table_methods(table, spec["methods"])
-    for label, protocol, topk, dataset in _groups(spec):
+    for label, protocol, metric, dataset in _groups(spec, table, frame):
         for bits in spec["bits"]:
             column = []
             for method in methods:
-                runs = [found[k] for s in spec["seeds"] if (k := (protocol, method, bits, s)) in found]
-                values = [v for run in runs if (v := _map(run, topk)) is not None]
+                rows = by_cell.get((protocol, metric, method, bits))
+                rows = rows[rows["seed"].isin(spec["seeds"])] if rows is not None else None
+                values = [] if rows is None else [float(v) for v in rows["value"]]
                 mean, std = stored.mean_and_std(values) if values else (None, None)
                 column.append({"method": method, "protocol": label, "bits": bits, "n_seeds": len(values),
                                "mean": mean, "std": std,
                                "paper": paper.get((method, dataset, bits)), "has_paper": bool(dataset),
                                "best": False, "p_vs_best": None, "tied_with_best": None,
-                               "degenerate_seeds": sum(bool(run.get("degenerate")) for run in runs)})
-            if topk is None:
+                               "degenerate_seeds": 0 if rows is None else int(sum(map(bool, rows["degenerate"])))})
+            if metric == "map":
                 _mark_significance(column, protocol, bits, spec, folders)
             cells += column
     order = {m: i for i, m in enumerate(methods)}
@@ -122,24 +171,29 @@ def _fmt(x) -> str:
     return "" if x is None else f"{x:.4f}"
 
 
-def _write_csv(cells: list[dict], path) -> None:
-    rows, header = {}, ["method"]
+def _write_csv(cells: list[dict], path, tested: bool) -> None:
+    """One row per method, a column per (column group, bits, field): mean, std, seeds, (in a tested
+    MAP table) best, p_vs_best, tied_with_best, degenerate seeds, and the paper's value and ours
+    minus it."""
+    long = []
     for c in cells:
         prefix = f"{c['protocol']}/{c['bits']}bits/"
-        values = {"map_mean": _fmt(c["mean"]), "map_std": _fmt(c["std"]), "n_seeds": c["n_seeds"],
-                  "best": int(c["best"]), "p_vs_best": "" if c["p_vs_best"] is None else f"{c['p_vs_best']:.4g}",
-                  "tied_with_best": "" if c["tied_with_best"] is None else int(c["tied_with_best"]),
-                  "degenerate_seeds": c["degenerate_seeds"]}
+        values = {"map_mean" if tested else "mean": _fmt(c["mean"]), "map_std" if tested else "std": _fmt(c["std"]),
+                  "n_seeds": c["n_seeds"]}
+        if tested:
+            values.update({"best": int(c["best"]),
+                           "p_vs_best": "" if c["p_vs_best"] is None else f"{c['p_vs_best']:.4g}",
+                           "tied_with_best": "" if c["tied_with_best"] is None else int(c["tied_with_best"])})
+        values["degenerate_seeds"] = c["degenerate_seeds"]
         if c["has_paper"]:
             values["paper"] = _fmt(c["paper"])
             values["minus_paper"] = _fmt(c["mean"] - c["paper"]) if None not in (c["mean"], c["paper"]) else ""
-        for name, value in values.items():
-            header += [prefix + name] if prefix + name not in header else []
-            rows.setdefault(c["method"], {"method": c["method"]})[prefix + name] = value
-    with io.atomic_path(path) as tmp, open(tmp, "w", newline="") as fh:
-        writer = csv.DictWriter(fh, fieldnames=header)
-        writer.writeheader()
-        writer.writerows(rows.values())
+        long += [(c["method"], prefix + name, value) for name, value in values.items()]
+    frame = pd.DataFrame(long, columns=["method", "column", "value"], dtype=object)
+    wide = frame.pivot(index="method", columns="column", values="value")
+    wide = wide.loc[list(dict.fromkeys(frame["method"])), list(dict.fromkeys(frame["column"]))]
+    with io.atomic_path(path) as tmp:
+        wide.reset_index().to_csv(tmp, index=False, lineterminator="\r\n")
 
 
 def _md_cell(c: dict, n_configured: int) -> str:
@@ -156,20 +210,23 @@ def _md_cell(c: dict, n_configured: int) -> str:
     return text
 
 
-def _write_md(title: str, cells: list[dict], spec: dict, path) -> None:
-    columns = [(label, b) for label, *_ in _groups(spec) for b in spec["bits"]]
+def _write_md(table: str, cells: list[dict], columns: list[tuple[str, int]], spec: dict, path) -> None:
     by_key = {(c["method"], c["protocol"], c["bits"]): c for c in cells}
     n = len(spec["seeds"])
-    lines = [f"# {title}", ""]
-    for p, pdef in spec["protocols"].items():
-        paper = f"; the paper's values are its {pdef['paper']} column" if pdef.get("paper") else ""
-        lines.append(f"- {p}: MAP@{pdef['topk']}{paper}")
-        lines += [f"- {p}@{r}: MAP@{r} of the same runs" for r in pdef.get("also_topk", [])]
-    lines.append(f"- cells: MAP, mean ± sample std over the seeds {spec['seeds']}; (paper value, ours minus paper) "
-                 "where the paper reports one")
-    lines.append(f"- **bold**: the best mean of the column; {TIED}: not significantly worse than it (two-sided paired "
-                 f"randomization test over the queries on the seed-averaged AP, {spec['resamples']} sign flips, "
-                 f"Holm-adjusted within the column, alpha = {spec['alpha']}); no mark: significantly worse")
+    lines = [f"# {TITLES[table]}", ""]
+    if table in TABLES:
+        for p, pdef in spec["protocols"].items():
+            paper = f"; the paper's values are its {pdef['paper']} column" if pdef.get("paper") else ""
+            lines.append(f"- {p}: MAP@{pdef['topk']}{paper}")
+            lines += [f"- {p}@{r}: MAP@{r} of the same runs" for r in pdef.get("also_topk", [])]
+        lines.append(f"- cells: MAP, mean ± sample std over the seeds {spec['seeds']}; (paper value, ours minus paper) "
+                     "where the paper reports one")
+        lines.append(f"- **bold**: the best mean of the column; {TIED}: not significantly worse than it (two-sided "
+                     f"paired randomization test over the queries on the seed-averaged AP, {spec['resamples']} sign "
+                     f"flips, Holm-adjusted within the column, alpha = {spec['alpha']}); no mark: significantly worse")
+    else:
+        lines.append(f"- cells: mean ± sample std over the seeds {spec['seeds']} of the same runs as Table 1; no test "
+                     "marks them (the runs store each query's AP, not its precision: Table 1 carries the test)")
     methods = list(dict.fromkeys(c["method"] for c in cells))
     if any(m not in in_paper() for m in methods):
         lines.append(f"- {NOT_IN_PAPER} not in the paper")
@@ -184,36 +241,29 @@ def _write_md(title: str, cells: list[dict], spec: dict, path) -> None:
         Path(tmp).write_text("\n".join(lines) + "\n")
 
 
-def write_metrics_csv(found: dict, path) -> None:
-    """Every run's metrics in long format, one row per (protocol, method, bits, seed)."""
-    n_values = sorted({int(n) for m in found.values() for n in m.get("precision_at_n", {})})
-    r_values = sorted({int(r) for m in found.values() for r in m.get("map_at", {})})
-    header = ["protocol", "method", "bits", "seed", *METRIC_COLUMNS, *(f"precision_at_{n}" for n in n_values),
-              *(f"map_at_{r}" for r in r_values)]
-    with io.atomic_path(path) as tmp, open(tmp, "w", newline="") as fh:
-        writer = csv.writer(fh)
-        writer.writerow(header)
-        for (protocol, method, bits, seed), m in found.items():
-            precision, map_at = m.get("precision_at_n", {}), m.get("map_at", {})
-            writer.writerow([protocol, method, bits, seed, *(m.get(c, "") for c in METRIC_COLUMNS),
-                             *(precision.get(str(n), "") for n in n_values), *(map_at.get(str(r), "") for r in r_values)])
+def write_metrics_csv(runs: pd.DataFrame, path) -> None:
+    """Every run's metrics (``runs_frame``), one row per (protocol, method, bits, seed)."""
+    with io.atomic_path(path) as tmp:
+        runs.to_csv(tmp, index=False, lineterminator="\r\n")
 
 
 def build(spec: dict, metrics_files, out_dir) -> dict:
-    """Write table1.csv/.md, table2.csv/.md and metrics.csv under ``out_dir`` from the runs' metrics files.
+    """Write table1, table2 (MAP), table1-ph2 and table1-pn (.csv and .md) and metrics.csv under
+    ``out_dir`` from the runs' metrics files.
 
     ``spec``: protocols ({name: {topk, paper}}), methods, bits, seeds, partial (mark missing runs
-    instead of failing). Returns the cells of both tables.
+    instead of failing). Returns the cells of every table.
     """
     found, _, folders = stored.collect(metrics_files, spec["protocols"], spec["methods"], spec["bits"], spec["seeds"],
-                              spec.get("partial", False))
+                                       spec.get("partial", False))
+    runs = runs_frame(found)
+    frame = tidy(runs)
     out_dir = Path(out_dir)
     out = {}
-    titles = {"table1": "Table 1: MAP of Hamming ranking", "table2": "Table 2: MAP of HashNet and its variants"}
-    for table in TABLES:
-        title = titles[table]
-        out[table] = _cells(table, spec, found, folders)
-        _write_csv(out[table], out_dir / f"{table}.csv")
-        _write_md(title, out[table], spec, out_dir / f"{table}.md")
-    write_metrics_csv(found, out_dir / METRICS_TABLE)
+    for table in (*TABLES, *METRIC_TABLES):
+        out[table] = _cells(table, spec, frame, folders)
+        _write_csv(out[table], out_dir / f"{table}.csv", table in TABLES)
+        columns = [(label, bits) for label, *_ in _groups(spec, table, frame) for bits in spec["bits"]]
+        _write_md(table, out[table], columns, spec, out_dir / f"{table}.md")
+    write_metrics_csv(runs, out_dir / METRICS_TABLE)
     return out

@@ -151,6 +151,6 @@ def test_each_execution_setting_is_a_job_option_and_a_resource():
     """Written once (hashbench.settings), they reach every job the same way (hashbench.cli)."""
     from hashbench import cli, settings
 
-    assert list(cli.EXECUTION_OPTIONS) == list(settings.EXECUTION_DEFAULTS)
+    assert set(cli.EXECUTION_OPTIONS) == set(settings.EXECUTION_DEFAULTS)
     assert set(cli.job_resources(settings.execution())) == {f"run_{k}" for k in settings.EXECUTION_DEFAULTS}
     assert cli.job_options(cli.LOADER_SETTINGS) == "--device {resources.run_device} --workers {resources.run_workers}"

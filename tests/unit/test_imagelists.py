@@ -114,7 +114,7 @@ def test_queries_in_the_database_are_refused_dropped_or_allowed_by_policy(toy, t
     splits.prepare("toy", {**spec, "query_overlap": "allow"}, tmp_path / "allow")
     allowed = splits.load(tmp_path / "allow").split
     assert allowed["database"].size == 32 and np.isin(allowed["query"], allowed["database"]).sum() == 2
-    with pytest.raises(HashbenchError, match="query_overlap': only sources whose files fix the split \(image-lists\)"):
+    with pytest.raises(HashbenchError, match=r"query_overlap': only sources whose files fix the split \(image-lists\)"):
         config.validate({"protocols": ["d"], "methods": ["ITQ"], "bits": [8], "seeds": [0], "protocol_defs": {"d": {
             "source": "sklearn-digits", "features": "pixels", "labels": "single", "topk": 5, "seed": 0,
             "query_overlap": "allow", "split": {"query": {"per_class": 1}, "train": {"per_class": 2}}}}})

@@ -2,7 +2,7 @@
 goes to the same layer or one below, and no modules import each other round a circle.
 
 From the bottom: ``foundation`` (errors, file names, settings: import nothing of the package), ``tools``
-(io, metrics, stats, the machine and run records), ``blocks`` (the methods' building blocks: the deep
+(io, metrics, stats, hyperparameter constraints, sgn, the machine and run records), ``blocks`` (the methods' building blocks: the deep
 trainer, backbones, image sets, losses; the shallow solvers and features), ``data`` (sources and
 prepared splits), ``contracts`` (``HashMethod`` and ``DeepHashMethod``), ``methods`` (one module each,
 ``hashbench.methods``), ``registry`` (finding methods, their conformance check), ``stages`` (one job
@@ -22,7 +22,7 @@ ROOT = Path(__file__).resolve().parents[2]
 LAYERS = {
     "foundation": ["hashbench", "hashbench.errors", "hashbench.layout", "hashbench.settings"],
     "tools": ["hashbench.io", "hashbench.metrics", "hashbench.stats", "hashbench.health", "hashbench.machine",
-              "hashbench.gpus", "hashbench.threads", "hashbench.reference"],
+              "hashbench.gpus", "hashbench.threads", "hashbench.reference", "hashbench.params", "hashbench.codes"],
     "blocks": ["hashbench.deep.augment", "hashbench.deep.images", "hashbench.deep.weights", "hashbench.deep.backbones",
                "hashbench.deep.losses", "hashbench.deep.optim", "hashbench.deep.trainer", "hashbench.shallow"],
     "data": ["hashbench.data"],
@@ -52,7 +52,8 @@ def layer_of(module: str) -> int:
     best, index = "", None
     for i, prefixes in enumerate(LAYERS.values()):
         for prefix in prefixes:
-            if (module == prefix or module.startswith(prefix + ".")) and len(prefix) > len(best):
+            inside = module.startswith(prefix + ".") and prefix != "hashbench"  # the package root is one module
+            if (module == prefix or inside) and len(prefix) > len(best):
                 best, index = prefix, i
     if index is None:
         raise AssertionError(f"module {module} is in no layer: add it to LAYERS")
@@ -114,3 +115,12 @@ def test_no_import_circles():
 def test_the_foundation_imports_nothing_of_the_package(module):
     found = modules()
     assert imports(module, found[module], found) == set()
+
+
+def test_an_import_inside_a_function_counts(tmp_path):
+    """A lazy import is an arrow too: the check sees it, relative or absolute."""
+    found = modules()
+    source = tmp_path / "io.py"
+    source.write_text("def f():\n    from hashbench.cli import main\n    from .stages import train\n")
+    assert imports("hashbench.io", source, found) == {"hashbench.cli", "hashbench.stages.train"}
+    assert layer_of("hashbench.cli") > layer_of("hashbench.io")

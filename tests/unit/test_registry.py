@@ -103,30 +103,30 @@ import numpy as np
 
 from hashbench.codes import sign
 from hashbench.method import HashMethod
-from hashbench.params import Integer
+from hashbench.params import Real
 
 
 class Mine(HashMethod):
-    """Centred random projections, refined n_rounds times: a plugin with its own metadata."""
+    """Random projections thresholded at a quantile: a plugin with its own metadata."""
 
     name = "MINE"
     STYLE = ("#123456", "D")
-    TEST_PARAMS = {"n_rounds": 1}
-    PARAMS = {"n_rounds": Integer(1)}
+    TEST_PARAMS = {"quantile": 0.4}
+    PARAMS = {"quantile": Real(0, 1, "neither")}
 
-    def __init__(self, n_bits=32, seed=0, n_rounds=5):
+    def __init__(self, n_bits=32, seed=0, quantile=0.5):
         super().__init__(n_bits, seed)
-        self.n_rounds = n_rounds
+        self.quantile = quantile
 
     def fit(self, X, Y=None):
         self.validate()
-        rng = np.random.default_rng(self.seed)
-        self.mean_ = X.mean(axis=0)
-        self.projection_ = rng.standard_normal((X.shape[1], self.n_bits))
+        directions = np.random.default_rng(self.seed).standard_normal((X.shape[1], self.n_bits))
+        self.thresholds_ = np.quantile(X @ directions, self.quantile, axis=0)  # 0.5: balanced bits
+        self.directions_ = directions
         return self
 
     def encode(self, X):
-        return sign((X - self.mean_) @ self.projection_)
+        return sign(X @ self.directions_ - self.thresholds_)
 '''
 
 
@@ -149,5 +149,5 @@ def test_a_plugin_defined_here_gets_a_style_a_claims_row_and_the_conformance_che
     data = splits.load(digits_dir)
     x, y = data.features("pixels"), data.labels
     check_method(mine, x[data.split["train"]], y[data.split["train"]])  # at its TEST_PARAMS
-    with pytest.raises(HashbenchError, match="n_rounds: expected an integer >= 1, got 0"):
-        mine.check_params({"n_rounds": 0})
+    with pytest.raises(HashbenchError, match=r"quantile: expected a number in \(0, 1\), got 1"):
+        mine.check_params({"quantile": 1})

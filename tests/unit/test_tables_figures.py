@@ -315,3 +315,21 @@ def test_claims_name_the_comparison_its_direction_and_the_test(runs, tmp_path):
     line = next(x for x in md.splitlines() if x.startswith("| HashNet > strongest baseline |"))
     assert line.split(" | ")[1].startswith("reversed (LSH, ")
     assert read_csv(tmp_path / "out" / "claims.csv")[0]["claim"] == "HashNet > strongest baseline"
+
+
+def test_ph2_and_pn_tables_are_the_means_of_the_same_runs(runs, tmp_path):
+    """Derived from the one tidy frame: P@H<=2, and P@N at the largest N every run of a protocol has."""
+    tables.build(spec(), metrics_files(runs), tmp_path / "out")
+    found, _, _ = stored.collect(metrics_files(runs), spec()["protocols"], METHODS, BITS, SEEDS)
+    ph2 = {r["method"]: r for r in read_csv(tmp_path / "out" / "table1-ph2.csv")}
+    pn = {r["method"]: r for r in read_csv(tmp_path / "out" / "table1-pn.csv")}
+    assert set(ph2) == set(pn) == set(tables.table_methods("table1", METHODS))
+    for method in ph2:
+        values = [found["toy", method, 32, s]["p_h2"] for s in SEEDS]
+        assert ph2[method]["toy/32bits/mean"] == f"{np.mean(values):.4f}"
+        assert ph2[method]["toy/32bits/std"] == f"{np.std(values, ddof=1):.4f}"
+        values = [found["inet", method, 16, s]["precision_at_n"]["20"] for s in SEEDS]
+        assert pn[method]["inet P@20/16bits/mean"] == f"{np.mean(values):.4f}"
+        assert "best" not in "".join(pn[method])  # no test marks them
+    md = (tmp_path / "out" / "table1-pn.md").read_text()
+    assert "| toy P@20 16 bits |" in md and "no test marks them" in md

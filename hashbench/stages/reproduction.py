@@ -16,7 +16,11 @@ of its runs. ``build`` compares each cell of the configured runs with it:
                   does not see the training's own spread, so for a method whose seeds differ much
                   (DNNH) kernels that differ like another seed can be "differs" and within spread
   config differs  a seed's config hash, the seeds, R or the evaluation options are not the
-                  reference's: not compared
+                  reference's: not compared. Seeds that are a subset of the reference's (make
+                  quick: seed 0 of 0, 1, 2) are compared seed by seed for bit-identity only (the
+                  reference keeps the per-query AP of all its seeds together): bit-identical, else
+                  config differs; the reference's MAP over those seeds is shown where it keeps each
+                  seed's (``maps``, in references written from issue 33 on)
   paper           a protocol with a paper dataset (``paper: imagenet|nuswide|coco``) and no shipped
                   run: the paper's value and the difference, no test (the paper gives no per-query AP)
   no reference    neither
@@ -61,7 +65,8 @@ def _cell_runs(spec: dict, found: dict, folders: dict, protocol: str, method: st
 def _cell_record(runs: list) -> tuple[dict, np.ndarray]:
     """What the reference keeps of one cell, and its seed-averaged per-query AP."""
     mean, std = stored.mean_and_std([m["map"] for m, _ in runs])
-    return {"mean": mean, "std": std, "config_hashes": [m["config_hash"] for m, _ in runs],
+    return {"mean": mean, "std": std, "maps": [m["map"] for m, _ in runs],
+            "config_hashes": [m["config_hash"] for m, _ in runs],
             "codes": [_codes_digest(folder) for _, folder in runs],
             "degenerate_seeds": sum(bool(m.get("degenerate")) for m, _ in runs)}, \
         stored.seed_averaged_ap(folder for _, folder in runs)
@@ -119,14 +124,24 @@ def _compare(spec, protocol, method, bits, runs, ref) -> dict:
     cell = meta["cells"].get(f"{method}/{bits}")
     if cell is None or runs is None:
         return row
-    row.update(reference=cell["mean"], difference=row["mean"] - cell["mean"], source=f"shipped run ({protocol})")
-    same_config = (meta["seeds"] == spec["seeds"] and meta["topk"] == pdef["topk"]
+    row["source"] = f"shipped run ({protocol})"
+    seeds = [s for s in spec["seeds"] if s in meta["seeds"]]
+    at = [meta["seeds"].index(s) for s in seeds]
+    subset = seeds == spec["seeds"] and seeds != meta["seeds"]
+    if subset:  # the reference's MAP over these seeds, where it keeps each seed's
+        maps = cell.get("maps")
+        reference_map = stored.mean_and_std([maps[i] for i in at])[0] if maps else None
+    else:
+        reference_map = cell["mean"]
+    row.update(reference=reference_map, difference=None if reference_map is None else row["mean"] - reference_map)
+    same_config = ((seeds == meta["seeds"] or subset) and meta["topk"] == pdef["topk"]
                    and meta["no_relevant"] == spec["no_relevant"]
-                   and cell["config_hashes"] == [m["config_hash"] for m, _ in runs])
-    if not same_config:
-        row["verdict"] = CONFIG_DIFFERS
-    elif cell["codes"] == [_codes_digest(folder) for _, folder in runs]:
+                   and [cell["config_hashes"][i] for i in at] == [m["config_hash"] for m, _ in runs])
+    identical = same_config and [cell["codes"][i] for i in at] == [_codes_digest(folder) for _, folder in runs]
+    if identical:
         row["verdict"] = IDENTICAL
+    elif not same_config or subset:
+        row["verdict"] = CONFIG_DIFFERS
     else:
         ours = stored.seed_averaged_ap(folder for _, folder in runs)
         theirs = arrays[f"{method}/{bits}"]

@@ -257,6 +257,21 @@ def test_another_config_or_evaluation_is_not_compared(tmp_path):
     assert "toy: no cell compared (4 cells" in (tmp_path / "out/reproduction.md").read_text()
 
 
+def test_a_subset_of_the_reference_seeds_is_compared_seed_by_seed_for_bit_identity(tmp_path):
+    """make quick's seed 0 against a reference of seeds 0 and 1: its codes, its config hash and its MAP."""
+    reference = write_runs(tmp_path / "ref_runs")
+    reproduction.write_reference(spec(), reference, tmp_path / "ref")
+    seed0 = [f for f in write_runs(tmp_path / "runs", flip=[("B", 16)]) if f.parent.name == "0"]
+    rows = by_cell(reproduction.build(spec(seeds=[0]), seed0, tmp_path / "out", reference_dir=tmp_path / "ref"))
+    assert rows["A", 8]["verdict"] == rows["B", 8]["verdict"] == "bit-identical"
+    assert rows["A", 8]["reference"] == json.loads((tmp_path / "ref_runs/A/8/0" / METRICS).read_text())["map"]
+    assert rows["A", 8]["difference"] == 0
+    assert rows["B", 16]["verdict"] == "config differs" and rows["B", 16]["p"] is None  # other codes: no AP to test
+    other = [f for f in write_runs(tmp_path / "other", config_hash="x") if f.parent.name == "0"]
+    rows = reproduction.build(spec(seeds=[0]), other, tmp_path / "out", reference_dir=tmp_path / "ref")
+    assert {r["verdict"] for r in rows} == {"config differs"}
+
+
 def test_a_paper_protocol_is_compared_with_the_papers_value_without_a_test(tmp_path):
     paper = spec(protocols={"toy": {"topk": 50, "paper": "imagenet"}}, methods=["HashNet", "DHN"], bits=[16])
     files = []

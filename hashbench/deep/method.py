@@ -30,8 +30,10 @@ Hooks:
   loss(codes, labels, index)   see above
   diagnostics(z)               numbers about the trained outputs z of the database, stored in
                                run.json under "diagnostics" (e.g. DNNH's dead outputs); default none
-  validate()                   the hyperparameters' ranges (call super().validate() first), checked
-                               when the config is read
+  validate()                   checks across hyperparameters (call super().validate() first);
+                               each one's range is declared in ``PARAMS`` (``hashbench.params``);
+                               both are checked when the config is read
+Class attributes the stages read: ``STYLE``, ``CLAIM_GROUP``, ``TEST_PARAMS`` (``hashbench.method``).
 The codes stored for evaluation are always sgn(z) of the trained network (eval mode), one pass.
 State that survives a resume: the network's weights and buffers, the optimiser, every RNG and the
 loss history are checkpointed by the loop. A method's own state that is not a weight (what

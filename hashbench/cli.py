@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 import json
 import logging
 import sys
@@ -157,8 +158,9 @@ def _methods(args):
 def _check_config(args):
     from hashbench import config
 
-    config.load(args.config)
-    print(f"{args.config}: ok")
+    files = [args.default, *(f for f in args.config if Path(f).resolve() != Path(args.default).resolve())]
+    config.load(*files)
+    print(f"{' + '.join(map(str, files))}: ok")
 
 
 def parser() -> argparse.ArgumentParser:
@@ -270,8 +272,10 @@ def parser() -> argparse.ArgumentParser:
     s = sub.add_parser("methods", help="list registered methods and their hyperparameters")
     s.set_defaults(func=_methods)
 
-    s = sub.add_parser("check-config", help="validate a config file")
-    s.add_argument("config")
+    s = sub.add_parser("check-config", help="validate config files merged over the default config, as the workflow "
+                                            "merges --configfile files")
+    s.add_argument("config", nargs="+", help="config files, merged in this order over --default")
+    s.add_argument("--default", default="config/config.yaml", help="the default config (the workflow's configfile)")
     s.set_defaults(func=_check_config)
     return p
 

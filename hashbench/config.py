@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import difflib
 from pathlib import Path
 
 import jsonschema
@@ -39,14 +40,16 @@ def validate(config: dict) -> dict:
     from hashbench import registry
 
     cfg = copy.deepcopy(dict(config))
-    for key in ("bits", "seeds"):  # snakemake --config 'bits=[16,32]' passes list items as strings
-        if isinstance(cfg.get(key), list):
-            cfg[key] = [int(v) if isinstance(v, str) and v.strip().isdigit() else v for v in cfg[key]]
+    schema = _schema()
+    for key in cfg:
+        if key not in schema["properties"]:
+            near = difflib.get_close_matches(key, schema["properties"], n=1)
+            hint = f"; did you mean '{near[0]}'?" if near else f"; expected one of {', '.join(schema['properties'])}"
+            raise HashbenchError(f"config field '{key}': not a config key{hint}")
     for name, spec in (cfg.get("protocol_defs") or {}).items():
         if isinstance(spec, dict) and isinstance(spec.get("pipeline"), dict) and "workers" in spec["pipeline"]:
             raise HashbenchError(f"config field 'protocol_defs.{name}.pipeline.workers': an execution setting, which no "
                                  "result depends on: set execution.workers instead")
-    schema = _schema()
     error = jsonschema.exceptions.best_match(jsonschema.Draft7Validator(schema).iter_errors(cfg))
     if error is not None:
         expected = error.schema.get("description") if isinstance(error.schema, dict) else None
@@ -157,7 +160,8 @@ def check_precision_at(cfg: dict, protocol: str, n_database: int, where: str) ->
                              "100, 200, ..., 1000 capped to the database")
 
 
-def load(path) -> dict:
+def read(path) -> dict:
+    """A config file's mapping; one line naming the file otherwise."""
     try:
         raw = yaml.safe_load(Path(path).read_text())
     except FileNotFoundError:
@@ -166,7 +170,51 @@ def load(path) -> dict:
         raise HashbenchError(f"{path}: not valid YAML ({exc})") from None
     if not isinstance(raw, dict):
         raise HashbenchError(f"{path}: expected a YAML mapping at the top level")
-    return validate(raw)
+    return raw
+
+
+def merge(base: dict, override: dict) -> dict:
+    """``override`` over ``base`` as Snakemake merges a --configfile or --config over the default
+    config: mappings merged key by key, every other value replaced."""
+    out = copy.deepcopy(base)
+    for key, value in override.items():
+        out[key] = merge(out[key], value) if isinstance(value, dict) and isinstance(out.get(key), dict) \
+            else copy.deepcopy(value)
+    return out
+
+
+def load(*paths) -> dict:
+    """The validated config of the files ``paths``, each merged over the ones before it (the default
+    config first, then each --configfile, as the workflow does)."""
+    cfg: dict = {}
+    for path in paths:
+        cfg = merge(cfg, read(path))
+    return validate(cfg)
+
+
+def typed_overrides(cfg: dict, overrides: dict) -> dict:
+    """``cfg`` with the --config values read as YAML: Snakemake reads a nested value
+    (``training={"iterations": 100}``) with YAML's base loader, every leaf a string; each such leaf
+    is read again as YAML (100, true, null, 0.5). A string that must stay one though it reads as
+    another type (a folder named 2017) goes in a --configfile."""
+    out = copy.deepcopy(cfg)
+
+    def retype(value, given):
+        if isinstance(given, dict) and isinstance(value, dict):
+            return {k: retype(v, given[k]) if k in given else v for k, v in value.items()}
+        if isinstance(given, list) and isinstance(value, list) and len(given) == len(value):
+            return [retype(v, g) for v, g in zip(value, given)]
+        if isinstance(value, str) and value == given:
+            try:
+                return yaml.safe_load(value)
+            except yaml.YAMLError:
+                return value
+        return value
+
+    for key, given in overrides.items():
+        if key in out and isinstance(given, (dict, list)):
+            out[key] = retype(out[key], given)
+    return out
 
 
 def method_params(cfg: dict, protocol: str, method: str) -> dict:

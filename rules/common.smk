@@ -9,7 +9,8 @@ from hashbench.errors import HashbenchError
 from hashbench.stages.reproduction import reference_files
 
 try:
-    CFG = hbconfig.validate(config)
+    # --config values nested in a mapping or list reach here as strings: read again as YAML
+    CFG = hbconfig.validate(hbconfig.typed_overrides(config, dict(workflow.config_settings.config)))
 except HashbenchError as exc:
     raise WorkflowError(f"hashbench: {exc}") from None
 

@@ -61,6 +61,14 @@ def decode_error(path: str) -> str | None:
     return None
 
 
+def check_image_root(protocol: str, spec: dict) -> None:
+    """One line naming the field when a protocol's ``image_root`` is not a folder, before any image is read."""
+    root = spec.get("image_root")
+    if root is not None and not Path(root).is_dir():
+        raise HashbenchError(f"protocol_defs.{protocol}.image_root: {root} is not a folder; expected the folder the "
+                             "list files' image paths are relative to")
+
+
 def read(source, image_root=None, path_prefix: str | None = None) -> ImageList:
     """Read and validate one list file."""
     source = Path(source)
@@ -117,6 +125,7 @@ def load_split(protocol: str, spec: dict) -> tuple[np.ndarray, np.ndarray, dict[
     is checked against the lists' lengths (before any drop).
     """
     field = f"protocol_defs.{protocol}"
+    check_image_root(protocol, spec)
     lists = {name: read(spec["lists"][name], spec.get("image_root"), spec.get("path_prefix"))
              for name in ("query", "database", "train")}
     widths = {name: found.labels.shape[1] for name, found in lists.items()}

@@ -140,6 +140,10 @@ def _fashion_mnist(protocol, spec):
             pass
         found = {name: _idx_file(root, name) for name in names}
     missing = [name for name, path in found.items() if path is None]
+    if missing and explicit is not None:
+        raise HashbenchError(f"protocol_defs.{protocol}.root: Fashion-MNIST's {missing[0]}[.gz] is not in {root}; "
+                             "put the four IDX files there, or remove root to read Debian's package "
+                             f"({FASHION_DEBIAN}) or download them to data/downloads")
     if missing:
         raise HashbenchError(f"protocol_defs.{protocol}.root: Fashion-MNIST's {missing[0]}[.gz] is not in {root}; "
                              "install it (apt-get install dataset-fashion-mnist) or run once online "
@@ -158,6 +162,7 @@ def _fashion_mnist(protocol, spec):
 def _image_folder(protocol, spec):
     """Images under ``image_root`` with their labels in one list file (``label_file``); the suite
     draws the split (``split``, seeded)."""
+    imagelists.check_image_root(protocol, spec)
     found = imagelists.read(spec["label_file"], spec.get("image_root"), spec.get("path_prefix"))
     return Loaded(np.asarray(found.paths, dtype=str), found.labels)
 

@@ -98,7 +98,14 @@ def write(table: list[dict], spec: dict, out_dir) -> None:
         writer.writerows(table)
     columns = list(dict.fromkeys((r["protocol"], r["bits"]) for r in table))
     cells = {(r["claim"], r["protocol"], r["bits"]): _cell(r) for r in table}
-    lines = ["# The paper's claims (and later methods against HashNet) on these runs", "",
+    title = "# The paper's claims (and later methods against HashNet) on these runs"
+    if not table:
+        with io.atomic_path(out_dir / f"{CLAIMS}.md") as tmp:
+            Path(tmp).write_text(f"{title}\n\nNo claim applies: each compares HashNet, one of its variants or a deep "
+                                 "baseline with another configured method, and the configured methods "
+                                 f"({', '.join(spec['methods'])}) hold no such pair.\n")
+        return
+    lines = [title, "",
              f"- a cell: holds / reversed (significant at alpha = {spec['alpha']}) or level; the MAP difference "
              f"A - B of the means over seeds {spec['seeds']}; the p-value of the two-sided paired randomization "
              f"test over the queries on the seed-averaged AP ({spec['resamples']} sign flips), unadjusted",

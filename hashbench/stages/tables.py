@@ -214,6 +214,11 @@ def _write_md(table: str, cells: list[dict], columns: list[tuple[str, int]], spe
     by_key = {(c["method"], c["protocol"], c["bits"]): c for c in cells}
     n = len(spec["seeds"])
     lines = [f"# {TITLES[table]}", ""]
+    if not cells:
+        shown = ", ".join(reference.methods("table2")) if table == "table2" else "Table 1's"
+        with io.atomic_path(path) as tmp:
+            Path(tmp).write_text("\n".join(lines + [f"Not made: none of its methods ({shown}) is configured."]) + "\n")
+        return
     if table in TABLES:
         for p, pdef in spec["protocols"].items():
             paper = f"; the paper's values are its {pdef['paper']} column" if pdef.get("paper") else ""

@@ -65,12 +65,14 @@ def test_fashion_protocol_shape(tmp_path):
     assert not np.isin(data.split["query"], data.split["database"]).any()
 
 
-def test_missing_files_name_both_ways_to_get_them(tmp_path):
+def test_missing_files_in_an_explicit_root_say_what_to_put_there(tmp_path):
+    """An explicit root is never downloaded to: the message says so, not "run once online"."""
     with pytest.raises(HashbenchError) as err:
         sources.SOURCES["fashion-mnist"].load("fashion", {"root": str(tmp_path)})
     message = str(err.value)
     assert message.startswith("protocol_defs.fashion.root: Fashion-MNIST's train-images-idx3-ubyte")
-    assert "apt-get install dataset-fashion-mnist" in message and "online" in message and "\n" not in message
+    assert "put the four IDX files there, or remove root" in message and "online" not in message
+    assert "\n" not in message
 
 
 def test_a_truncated_or_foreign_file_is_named(tmp_path):

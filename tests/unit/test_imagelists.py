@@ -210,3 +210,17 @@ def test_cifar10_without_data_or_network_is_a_clear_error(tmp_path, monkeypatch)
             "seed": 0, "split": {"query": {"per_class": 1}, "train": {"per_class": 1}}}
     with pytest.raises(HashbenchError, match=r"protocol_defs.c.root: CIFAR-10 is not in .* and could not be downloaded"):
         splits.prepare("c", spec, tmp_path / "out")
+
+
+@pytest.mark.parametrize("source", ["image-lists", "image-folder"])
+def test_an_image_root_that_is_not_a_folder_is_named_before_any_image_is_read(toy, tmp_path, source):
+    root, lists = toy
+    spec = spec_for(root, lists, image_root=str(tmp_path / "no-such-folder"))
+    if source == "image-folder":
+        spec = {k: v for k, v in spec.items() if k != "lists"} | {
+            "source": "image-folder", "label_file": lists["database"],
+            "split": {"query": {"per_class": 1}, "train": {"per_class": 2}}}
+    with pytest.raises(HashbenchError) as err:
+        splits.prepare("toy", spec, tmp_path / "out")
+    assert str(err.value) == (f"protocol_defs.toy.image_root: {tmp_path / 'no-such-folder'} is not a folder; expected "
+                              "the folder the list files' image paths are relative to")

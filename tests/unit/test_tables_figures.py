@@ -333,3 +333,15 @@ def test_ph2_and_pn_tables_are_the_means_of_the_same_runs(runs, tmp_path):
         assert "best" not in "".join(pn[method])  # no test marks them
     md = (tmp_path / "out" / "table1-pn.md").read_text()
     assert "| toy P@20 16 bits |" in md and "no test marks them" in md
+
+
+def test_without_hashnet_table2_and_the_claims_say_why_in_one_line(runs, tmp_path):
+    from hashbench.stages import claims
+
+    shallow = spec(methods=["LSH", "MyMethod"])
+    tables.build(shallow, metrics_files(runs), tmp_path / "out")
+    claims.build(shallow, metrics_files(runs), tmp_path / "out")
+    assert (tmp_path / "out/table2.md").read_text().splitlines()[-1] == (
+        "Not made: none of its methods (HashNet, HashNet-W, HashNet-C) is configured.")
+    text = (tmp_path / "out/claims.md").read_text()
+    assert "No claim applies" in text and "(LSH, MyMethod)" in text and "|" not in text

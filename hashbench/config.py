@@ -390,6 +390,25 @@ def selection_spec(cfg: dict, protocol: str, method: str) -> dict | None:
             "grid": grid, "validation": cfg["selection"]["validation"], "topk": cfg["protocol_defs"][protocol]["topk"]}
 
 
+def output_dirs(cfg: dict, default: dict) -> tuple[str, str]:
+    """Where ``cfg``'s tables and figures go: ``tables.out`` and ``figures.out`` where set; else
+    ``results`` and ``figures`` when ``cfg`` is the ``default`` config (execution aside), and for
+    any other config ``results/<name>`` and ``figures/<name>``, the name listing the top-level keys
+    that differ and a digest of the difference, so that an override never writes over the default
+    tables. The runs (results/runs/) are shared whatever the config."""
+    def identity(c):
+        return {k: v for k, v in c.items() if k != "execution"} | {
+            "tables": {k: v for k, v in c["tables"].items() if k != "out"},
+            "figures": {k: v for k, v in c["figures"].items() if k != "out"}}
+
+    ours, theirs = identity(cfg), identity(default)
+    differs = [k for k in ours if ours[k] != theirs.get(k)]
+    name = "-".join(differs[:4]) + f"-{settings.digest({k: ours[k] for k in differs})[:6]}" if differs else ""
+    tables, figures = cfg["tables"]["out"], cfg["figures"]["out"]
+    return (tables if tables is not None else "/".join(filter(None, ("results", name))),
+            figures if figures is not None else "/".join(filter(None, ("figures", name))))
+
+
 def figures_spec(cfg: dict, protocol: str) -> dict:
     """What one protocol's figures are drawn from: at_bits (figures.bits, else 64 if configured, else the
     longest), seed (figures.seed, else the first configured) and the configured deep methods among

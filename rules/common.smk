@@ -34,8 +34,9 @@ TRAINER_ARGS = cli.job_options()
 # executor (profiles/slurm) runs them on its GPU nodes and asks for one. On a machine without a
 # GPU they hold none and run side by side, one CPU thread each.
 DEEP_GPU = 1 if not workflow.local_exec or gpus.visible() else 0
-TABLES_DIR = CFG["tables"]["out"]
-FIGURE_DIR = layout.FIGURE_DIR.format(out=CFG["figures"]["out"], protocol="{protocol}")
+# another config's tables and figures never go over the default's (hashbench.config.output_dirs)
+TABLES_DIR, FIGURES_OUT = hbconfig.output_dirs(CFG, hbconfig.load(Path(workflow.basedir) / "config" / "config.yaml"))
+FIGURE_DIR = layout.FIGURE_DIR.format(out=FIGURES_OUT, protocol="{protocol}")
 DATA_DIR, RUN_DIR = layout.DATA_DIR, layout.RUN_DIR
 SPLIT_FILES = {  # rule prepare_split's outputs, the inputs of every step that reads the split
     "dataset": f"{DATA_DIR}/{layout.DATASET}",

@@ -118,3 +118,20 @@ def test_run_spec_leaves_evaluation_out(default_config):
     assert "topk" not in spec["protocol_def"] and config.eval_spec(cfg, "digits")["topk"] == 500
     assert settings.digest(spec) == settings.digest(config.run_spec(cfg, "digits", "ITQ", 16, 0))
     assert settings.digest(spec) != settings.digest(config.run_spec(cfg, "digits", "ITQ", 16, 1))
+
+
+def test_another_configs_tables_never_go_over_the_default(default_config):
+    """The default config writes results/ and figures/; any other gets a folder named after what
+    differs, unless it names one; execution settings change no result and no folder."""
+    default = config.validate(default_config)
+    assert config.output_dirs(default, default) == ("results", "figures")
+    fast = config.validate({**default_config, "execution": {"device": "cpu", "workers": 0}})
+    assert config.output_dirs(fast, default) == ("results", "figures")
+    mine = config.validate({**default_config, "methods": ["ITQ", "LSH"]})
+    tables, figures = config.output_dirs(mine, default)
+    assert tables.startswith("results/methods-") and figures == "figures/" + tables.split("/")[1]
+    other = config.validate({**default_config, "methods": ["ITQ", "SH"], "seeds": [0]})
+    assert config.output_dirs(other, default)[0].startswith("results/methods-seeds-")
+    assert config.output_dirs(other, default) != config.output_dirs(mine, default)
+    named = config.validate({**default_config, "methods": ["ITQ"], "tables": {"out": "results/mine"}})
+    assert config.output_dirs(named, default)[0] == "results/mine"

@@ -23,7 +23,7 @@ def test_dry_run_of_the_paper_config_lists_every_table_job(tmp_path, cli_env):
         for path in paper["protocol_defs"][protocol]["lists"].values():
             (tmp_path / path).parent.mkdir(parents=True, exist_ok=True)
             (tmp_path / path).touch()
-    out = snakemake(tmp_path, cli_env, "-n", "results/table1.csv", config=paper)
+    out = snakemake(tmp_path, cli_env, "-n", "results/paper/table1.csv", config=paper)
     assert out.returncode == 0, out.stderr[-3000:]
     text = out.stdout + out.stderr
     expected = {f"results/runs/{p}/{m}/{b}bits/seed{s}/metrics.json" for p in paper["protocols"]
@@ -73,6 +73,7 @@ def test_smoke_run_of_an_image_list_protocol_gives_codes_metrics_and_a_table_row
         "method_params": {"HashNet": {"iterations": 12, "batch_size": 8}},
         "execution": {"checkpoint_every": 5, "workers": 1},
         "figures": {"methods": ["HashNet"], "tsne_points": 20},
+        "tables": {"out": "results"},  # named: another config's tables go where it says
         "protocol_defs": {"toy": {
             "source": "image-lists", "lists": lists, "path_prefix": PREFIX, "image_root": str(tmp_path / "toy/images"),
             "pipeline": {"resize": 72, "crop": 64}, "features": "alexnet-fc7",

@@ -83,7 +83,7 @@ def test_the_paper_path_runs_end_to_end_on_a_cpu_and_re_runs_only_what_changed(t
     torch.save(torchvision.models.alexnet().state_dict(), cached)  # stands in for the ImageNet weights
 
     start = time.perf_counter()
-    out = snakemake(tmp_path, env, "results/table1.csv", config=cfg)
+    out = snakemake(tmp_path, env, "results/paper/table1.csv", config=cfg)
     wall = time.perf_counter() - start
     assert out.returncode == 0, (out.stdout + out.stderr)[-4000:]
     print(f"rehearsal: {wall:.0f} s for {sum(job_counts(out.stdout + out.stderr).values())} jobs")
@@ -108,7 +108,7 @@ def test_the_paper_path_runs_end_to_end_on_a_cpu_and_re_runs_only_what_changed(t
 
     # Tables 1 and 2 with the paper's columns; every cell is its stored run
     for table, methods in (("table1", cfg["methods"][:12]), ("table2", ["HashNet", "HashNet-W", "HashNet-C"])):
-        with open(tmp_path / f"results/{table}.csv", newline="") as fh:
+        with open(tmp_path / f"results/paper/{table}.csv", newline="") as fh:
             rows = {r["method"]: r for r in csv.DictReader(fh)}
         assert set(methods) <= set(rows)
         for method in methods:
@@ -117,7 +117,7 @@ def test_the_paper_path_runs_end_to_end_on_a_cpu_and_re_runs_only_what_changed(t
         assert float(rows["HashNet"]["rehearsal/16bits/paper"]) == pytest.approx(0.4420)
 
     def dry_run(config):
-        out = snakemake(tmp_path, env, "-n", "results/table1.csv", config=config)
+        out = snakemake(tmp_path, env, "-n", "results/paper/table1.csv", config=config)
         assert out.returncode == 0, (out.stdout + out.stderr)[-3000:]
         return out.stdout + out.stderr
 

@@ -25,7 +25,8 @@ TINY = {
     "seeds": [0, 1],
     "method_params": {"ITQ": {"n_iter": 50}, "HashNet": {"iterations": 20}, "FLAT": {"iterations": 20}},
     "execution": {"checkpoint_every": 5},
-    "figures": {"tsne_points": 100},
+    "figures": {"tsne_points": 100, "out": "figures"},
+    "tables": {"out": "results"},  # named: another config's tables go where it says (config.output_dirs)
     "selection": {"grid": {"HashNet": {"lr": [0.001, 0.01]}}},
 }
 

@@ -1,10 +1,12 @@
 """The README and docs/: the results tables equal the shipped reference runs, every relative link
 resolves, and the README stays a front page."""
 
+import json
 import re
 from pathlib import Path
 
 import pytest
+import yaml
 
 from hashbench.errors import HashbenchError
 from hashbench.stages import doc_tables
@@ -61,3 +63,32 @@ def test_every_relative_link_resolves(page):
 
 def test_the_readme_is_a_front_page():
     assert len((ROOT / "README.md").read_text().splitlines()) <= 150
+
+
+MACHINE = (re.compile(r"`(mnist5k|fashion)`[^.`]*?\(an (Intel Xeon|AMD EPYC)(?=[ ,][^)]*?(AVX-512|AVX2))"),  # `p` (an X, ISA)
+           re.compile(r"`(mnist5k|fashion)` from an (Intel Xeon|AMD EPYC)(?=[^)]*?(AVX-512|AVX2))"))  # `p` from an X ... ISA
+
+
+@pytest.mark.parametrize("page", ["README.md", "docs/results.md", "docs/metrics.md"])
+def test_the_machine_a_page_names_for_a_reference_is_the_one_its_runs_record(page):
+    """A reference regenerated on another machine must not leave the old machine's name in the docs."""
+    text = " ".join((ROOT / page).read_text().split())
+    named = [found for pattern in MACHINE for found in pattern.findall(text)]
+    assert named, f"{page}: no reference machine named"
+    for protocol, vendor, isa in named:
+        machines = json.loads((ROOT / f"hashbench/reference/runs/{protocol}.json").read_text())["machines"].values()
+        assert all(vendor.split()[0] in m["cpu"] and isa.replace("-", "") == m["isa"] for m in machines), \
+            f"{page}: {protocol} named as {vendor} {isa}, its reference runs record {[m['cpu'] for m in machines]}"
+
+
+def test_the_readme_states_the_times_the_changelog_measured():
+    readme = (ROOT / "README.md").read_text()
+    changelog = (ROOT / "CHANGELOG.md").read_text()
+    for target in ("benchmark", "later"):
+        measured = re.search(rf"`make {target}` \*\*([\d.]+) minutes\*\*", changelog).group(1)
+        assert f"{measured} minutes" in readme, f"README: make {target} should read {measured} minutes (CHANGELOG)"
+
+
+def test_the_paper_configs_method_count_is_the_one_the_docs_state():
+    methods = yaml.safe_load((ROOT / "config/paper.yaml").read_text())["methods"]
+    assert f"the {len(methods)} methods" in " ".join((ROOT / "docs/protocols.md").read_text().split())

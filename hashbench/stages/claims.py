@@ -59,12 +59,23 @@ def verdict(difference: float, p: float, alpha: float) -> str:
 
 def rows(spec: dict, found: dict, folders: dict) -> list[dict]:
     """One row (COLUMNS) per (claim, protocol, bits) whose methods all have runs in every seed."""
-    seeds, out = spec["seeds"], []
+    seeds = spec["seeds"]
 
     def mean_map(protocol, method, bits):
         keys = [(protocol, method, bits, s) for s in seeds]
         return float(np.mean([found[k]["map"] for k in keys])) if all(k in found for k in keys) else None
 
+    def per_query(protocol, method, bits):
+        return stored.seed_averaged_ap(folders[protocol, method, bits, s] for s in seeds)
+
+    return compare(spec, mean_map, per_query)
+
+
+def compare(spec: dict, mean_map, per_query) -> list[dict]:
+    """The claims' rows from each cell's mean MAP over the seeds (``mean_map(protocol, method, bits)``,
+    None without every seed's run) and its seed-averaged per-query AP (``per_query``): from stored
+    runs (``rows``) or from a shipped reference (``hashbench.stages.doc_tables``)."""
+    out = []
     for protocol in spec.get("order") or list(spec["protocols"]):
         for bits in spec["bits"]:
             means = {m: v for m in spec["methods"] if (v := mean_map(protocol, m, bits)) is not None}
@@ -77,8 +88,8 @@ def rows(spec: dict, found: dict, folders: dict) -> list[dict]:
                     b_method = b if b in means else None
                 if a not in means or b_method is None:
                     continue
-                ap = {m: stored.seed_averaged_ap(folders[protocol, m, bits, s] for s in seeds) for m in (a, b_method)}
-                p = stats.paired_randomization_test(ap[a], ap[b_method], spec["resamples"])
+                p = stats.paired_randomization_test(per_query(protocol, a, bits), per_query(protocol, b_method, bits),
+                                                    spec["resamples"])
                 out.append({"claim": f"{a} > {b}", "protocol": protocol, "bits": bits, "a": a, "b": b_method,
                             "map_a": means[a], "map_b": means[b_method], "p_value": p,
                             "verdict": verdict(means[a] - means[b_method], p, spec["alpha"])})

@@ -9,7 +9,9 @@ A block is the lines between a marker and ``<!-- end -->``::
     | method | 16 bits | ... |
     <!-- end -->
 
-``<!-- generated: tuning -->`` renders the shipped tuning record (``render_tuning``). Otherwise
+``<!-- generated: tuning -->`` renders the shipped tuning record (``render_tuning``);
+``<!-- generated: claims mnist5k fashion -->`` the paper's claims on those protocols' reference runs
+(``render_claims``). Otherwise
 ``table1`` / ``table2`` and a protocol with a shipped reference; a third word ``shared`` takes the
 table from the reference runs of ``recipe: shared`` (hashbench/reference/runs-shared). Each block is that table's MAP
 for one protocol as ``hashbench tables`` writes it (mean ± sample std over the reference's seeds;
@@ -65,6 +67,34 @@ def render(table: str, protocol: str, reference_dir=REFERENCE_DIR) -> str:
 
 
 TUNING_BLOCK = re.compile(r"(<!-- generated: tuning -->\n)(.*?)(<!-- end -->)", re.S)
+CLAIMS_BLOCK = re.compile(r"(<!-- generated: claims ([A-Za-z0-9_. -]+) -->\n)(.*?)(<!-- end -->)", re.S)
+
+
+def render_claims(protocols: list[str], reference_dir=REFERENCE_DIR) -> str:
+    """The paper's claims (``hashbench.stages.claims``) on the shipped reference runs of
+    ``protocols``, as Markdown rows: a verdict per protocol and length, p in brackets where it is
+    not below 0.001."""
+    from hashbench.stages import claims
+
+    refs = {}
+    for protocol in protocols:
+        meta_file, ap_file = reference_files(protocol, reference_dir)
+        refs[protocol] = json.loads(meta_file.read_text()), np.load(ap_file)
+    first = refs[protocols[0]][0]
+    names = sorted({key.split("/")[0] for key in first["cells"]})  # the reference's cells are sorted by name
+    methods = table_methods("table1", names) + [m for m in table_methods("table2", names) if m not in
+                                                table_methods("table1", names)]
+    bits = sorted({int(key.split("/")[1]) for key in first["cells"]})
+    spec = {"order": protocols, "methods": methods, "bits": bits, "alpha": ALPHA, "resamples": RESAMPLES}
+    table = claims.compare(spec, lambda p, m, b: refs[p][0]["cells"].get(f"{m}/{b}", {}).get("mean"),
+                           lambda p, m, b: refs[p][1][f"{m}/{b}"])
+    cells = {(r["claim"], r["protocol"], r["bits"]): r["verdict"] + ("" if r["p_value"] < 0.001
+                                                                      else f" ({r['p_value']:.2g})") for r in table}
+    columns = [(p, b) for p in protocols for b in bits]
+    lines = ["| claim (A > B) | " + " | ".join(f"{p} {b}" for p, b in columns) + " |", "|---|" + "---|" * len(columns)]
+    for claim in dict.fromkeys(r["claim"] for r in table):
+        lines.append(f"| {claim} | " + " | ".join(cells.get((claim, p, b), "") for p, b in columns) + " |")
+    return "\n".join(lines) + "\n"
 
 
 def render_tuning(path=None) -> str:
@@ -100,6 +130,7 @@ def regenerate(text: str, reference_dir=REFERENCE_DIR) -> str:
     """``text`` with every generated block rendered afresh."""
     text = BLOCK.sub(lambda m: m.group(1) + render(m.group(2), m.group(3), SHARED_DIR if m.group(4) else reference_dir)
                      + m.group(6), text)
+    text = CLAIMS_BLOCK.sub(lambda m: m.group(1) + render_claims(m.group(2).split(), reference_dir) + m.group(4), text)
     return TUNING_BLOCK.sub(lambda m: m.group(1) + render_tuning() + m.group(3), text)
 
 
@@ -118,6 +149,10 @@ def update(root: Path, check: bool = False, documents=DOCUMENTS) -> list[Path]:
             if before and before.group(0) != after.group(0):
                 raise HashbenchError(f"{path}: the generated block 'tuning' differs from the shipped tuning record; "
                                      "run hashbench doc-tables")
+            for before, after in zip(CLAIMS_BLOCK.finditer(text), CLAIMS_BLOCK.finditer(new)):
+                if before.group(0) != after.group(0):
+                    raise HashbenchError(f"{path}: the generated block 'claims {before.group(2)}' differs from the "
+                                         "shipped reference runs; run hashbench doc-tables")
             first = next(a for a, b in zip(BLOCK.finditer(text), BLOCK.finditer(new)) if a.group(0) != b.group(0))
             name = " ".join(g for g in first.group(2, 3, 4) if g)
             raise HashbenchError(f"{path}: the generated block '{name}' differs from the "

@@ -92,3 +92,13 @@ def test_the_readme_states_the_times_the_changelog_measured():
 def test_the_paper_configs_method_count_is_the_one_the_docs_state():
     methods = yaml.safe_load((ROOT / "config/paper.yaml").read_text())["methods"]
     assert f"the {len(methods)} methods" in " ".join((ROOT / "docs/protocols.md").read_text().split())
+
+
+def test_the_claims_table_of_the_results_page_is_generated_and_a_drifted_verdict_is_named(tmp_path):
+    results = (ROOT / "docs" / "results.md").read_text()
+    block = results.split("<!-- generated: claims mnist5k fashion -->")[1].split("<!-- end -->")[0]
+    assert "| HashNet > DHN |" in block and "| DNNH > CNNH |" in block
+    (tmp_path / "docs").mkdir()
+    (tmp_path / "docs" / "results.md").write_text(results.replace("| HashNet > DHN | holds", "| HashNet > DHN | level", 1))
+    with pytest.raises(HashbenchError, match="the generated block 'claims mnist5k fashion' differs"):
+        doc_tables.update(tmp_path, check=True, documents=["docs/results.md"])

@@ -402,7 +402,7 @@ def output_dirs(cfg: dict, default: dict) -> tuple[str, str]:
             "figures": {k: v for k, v in c["figures"].items() if k != "out"}}
 
     ours, theirs = identity(cfg), identity(default)
-    differs = [k for k in ours if ours[k] != theirs.get(k)]
+    differs = [k for k in TOP_LEVEL_KEYS if k in ours and ours[k] != theirs.get(k)]  # in the schema's order
     name = "-".join(differs[:4]) + f"-{settings.digest({k: ours[k] for k in differs})[:6]}" if differs else ""
     tables, figures = cfg["tables"]["out"], cfg["figures"]["out"]
     return (tables if tables is not None else "/".join(filter(None, ("results", name))),

@@ -291,3 +291,17 @@ def test_a_killed_snakemake_is_unlocked_and_the_same_command_resumes_training(tm
     assert out.returncode == 0, out.stderr[-3000:]
     assert "resuming from" in (tmp_path / "logs/train/digits/HashNet/8bits/seed0.log").read_text()
     assert (run / "codes.npz").exists() and not (run / "checkpoint.pt").exists()
+
+
+def test_nested_command_line_values_are_read_as_yaml_and_name_their_own_folder(tmp_path, cli_env):
+    """--config 'training={"iterations": 100}' 'tables={"partial": true, ...}' as docs/workflow.md shows them."""
+    shallow = {**TINY, "methods": ["ITQ", "LSH"], "method_params": {"ITQ": {"n_iter": 50}}, "selection": {}}
+    out = snakemake(tmp_path, cli_env, "-n", "all", "--config", 'training={"iterations": 100}',
+                    'tables={"partial": true, "out": "results/mine"}', "methods=[ITQ,LSH]", config=shallow)
+    assert out.returncode == 0, out.stderr[-3000:]
+    assert "results/mine/table1.csv" in out.stdout
+    unnamed = {k: v for k, v in shallow.items() if k != "tables"}  # no tables.out: a folder named after what differs
+    out = snakemake(tmp_path, cli_env, "-n", "all", config=unnamed)
+    assert out.returncode == 0, out.stderr[-3000:]
+    assert re.search(r"results/protocols-methods-bits-seeds-[0-9a-f]{6}/table1\.csv", out.stdout), out.stdout[-2000:]
+    assert "results/table1.csv" not in out.stdout

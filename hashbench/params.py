@@ -32,8 +32,12 @@ class Integer:
                 and (self.high is None or value <= self.high))
 
     @property
+    def bounds(self) -> str:
+        return f"in {self.low}..{self.high}" if self.high is not None else f">= {self.low}"
+
+    @property
     def expected(self) -> str:
-        return f"an integer in {self.low}..{self.high}" if self.high is not None else f"an integer >= {self.low}"
+        return f"an integer {self.bounds}"
 
 
 @dataclass(frozen=True)
@@ -52,15 +56,19 @@ class Real:
                 and (self.high is None or value < self.high or (right and value == self.high)))
 
     @property
-    def expected(self) -> str:
+    def bounds(self) -> str:
         left, right = self.closed in ("both", "left"), self.closed in ("both", "right")
-        if self.high is None and self.low == 0:
-            return "a non-negative number" if left else "a positive number"
         if self.high is None:
-            return f"a number {'>=' if left else '>'} {self.low}"
+            return f"{'>=' if left else '>'} {self.low}"
         if self.low is None:
-            return f"a number {'<=' if right else '<'} {self.high}"
-        return f"a number in {'[' if left else '('}{self.low}, {self.high}{']' if right else ')'}"
+            return f"{'<=' if right else '<'} {self.high}"
+        return f"in {'[' if left else '('}{self.low}, {self.high}{']' if right else ')'}"
+
+    @property
+    def expected(self) -> str:
+        if self.high is None and self.low == 0:
+            return "a non-negative number" if self.closed in ("both", "left") else "a positive number"
+        return f"a number {self.bounds}"
 
 
 @dataclass(frozen=True)
@@ -96,9 +104,7 @@ class Several:
     @property
     def expected(self) -> str:
         noun = "integers" if isinstance(self.each, Integer) else "numbers"
-        rest = self.each.expected.split(" ", 2)[2] if self.each.expected.startswith(("an integer", "a number ")) \
-            else self.each.expected
-        return f"{WORDS.get(self.count, self.count)} {noun} {rest}"
+        return f"{WORDS.get(self.count, self.count)} {noun} {self.each.bounds}"
 
 
 @dataclass(frozen=True)

@@ -86,13 +86,11 @@ hyperparameters and, once fitted, its learned state (``network_``, ``loss_histor
 
 from __future__ import annotations
 
-
 import numpy as np
 
 from hashbench.deep.optim import OPTIMIZERS, USUAL_LR
 from hashbench.method import HashMethod
 from hashbench.params import Boolean, Integer, Nullable, Options, Real, Several, check
-from hashbench.errors import HashbenchError
 from hashbench.layout import CONTINUOUS
 
 
@@ -119,6 +117,7 @@ class DeepHashMethod(HashMethod):
     PRETRAINED_HEAD_LR_MULT = 10.0
     LR_STEP_FRACTION = 0.2
     TEST_PARAMS = {"iterations": 10, "batch_size": 16}
+    # the trainer's settings; an optimiser setting left null takes the recipe's value, which needs no check
     PARAMS = {"pretrained": Boolean(), "iterations": Integer(1),
               "batch_size": Integer(2), "tf32": Boolean(), "recipe": Options(RECIPES),
               "optimizer": Nullable(Options(OPTIMIZERS)), "lr": Nullable(Real(0, closed="neither")),
@@ -205,11 +204,6 @@ class DeepHashMethod(HashMethod):
         raise NotImplementedError
 
     # --- HashMethod ----------------------------------------------------------------------------
-    def validate(self) -> None:
-        """The trainer's settings are declared in ``PARAMS``: an optimiser setting left null takes
-        the recipe's value, which needs no check."""
-        super().validate()
-
     def head_lr(self) -> float:
         return self.resolved()["head_lr"]
 

@@ -107,14 +107,14 @@ def _groups(spec: dict, table: str, frame: pd.DataFrame) -> list[tuple[str, str,
     return groups
 
 
-def _cells(table: str, spec: dict, frame: pd.DataFrame, folders: dict) -> list[dict]:
+def _cells(table: str, spec: dict, frame: pd.DataFrame, folders: dict, groups: list) -> list[dict]:
     """One dict per (method, column group, bits): mean, std, n, the paper's value where it has one,
     and the significance marks of its column (MAP at the protocol's R only)."""
     paper = reference.values(table) if table in TABLES else {}
     methods = table_methods("table2" if table == "table2" else "table1", spec["methods"])
     by_cell = {key: rows for key, rows in frame.groupby(["protocol", "metric", "method", "bits"], sort=False)}
     cells = []
-    for label, protocol, metric, dataset in _groups(spec, table, frame):
+    for label, protocol, metric, dataset in groups:
         for bits in spec["bits"]:
             column = []
             for method in methods:
@@ -266,9 +266,10 @@ def build(spec: dict, metrics_files, out_dir) -> dict:
     out_dir = Path(out_dir)
     out = {}
     for table in (*TABLES, *METRIC_TABLES):
-        out[table] = _cells(table, spec, frame, folders)
+        groups = _groups(spec, table, frame)
+        out[table] = _cells(table, spec, frame, folders, groups)
         _write_csv(out[table], out_dir / f"{table}.csv", table in TABLES)
-        columns = [(label, bits) for label, *_ in _groups(spec, table, frame) for bits in spec["bits"]]
+        columns = [(label, bits) for label, *_ in groups for bits in spec["bits"]]
         _write_md(table, out[table], columns, spec, out_dir / f"{table}.md")
     write_metrics_csv(runs, out_dir / METRICS_TABLE)
     return out

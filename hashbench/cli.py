@@ -108,6 +108,38 @@ def _evaluate(args):
     evaluate.evaluate(args.run, args.data, args.spec, args.out, args.per_query)
 
 
+def _export_split(args):
+    from hashbench.stages import external
+
+    record = external.export_split(args.data, args.out)
+    print(f"{args.out}: {record['protocol']} " + ", ".join(f"{n} {s}" for n, s in record["sizes"].items()))
+
+
+def _import_codes(args):
+    from hashbench.stages import external
+
+    external.import_codes(args.codes, args.data, args.out, args.method, args.bits, args.seed)
+
+
+def _score(args):
+    from hashbench import config, io, layout
+    from hashbench.stages import evaluate, external
+
+    protocol = io.read_json(Path(args.data) / layout.SPLIT_META)["protocol"]
+    cfg = config.load(*([args.default] + args.configfile))
+    if protocol not in cfg["protocol_defs"]:
+        raise HashbenchError(f"{args.data}: protocol '{protocol}' is not defined in {', '.join([args.default] + args.configfile)}")
+    from hashbench.data import splits
+
+    bits = external.read_codes(args.codes, splits.load(args.data))["query"].shape[1]
+    out = Path(args.out) if args.out else layout.run_dir(protocol, args.method, bits, args.seed, root="results/scored")
+    external.import_codes(args.codes, args.data, out, args.method, bits, args.seed)
+    metrics = evaluate.evaluate(out, args.data, config.eval_spec(cfg, protocol), out / layout.METRICS,
+                                out / layout.PER_QUERY)
+    print(f"{protocol} {args.method} {bits} bits seed {args.seed}: MAP@{metrics['topk']} {metrics['map']:.4f} "
+          f"(tie-aware {metrics['map_tie_aware']:.4f}), P@H<=2 {metrics['p_h2']:.4f}; {out}/{layout.METRICS}")
+
+
 def _tables(args):
     from hashbench.stages import claims, reproduction, tables
 
@@ -218,6 +250,35 @@ def parser() -> argparse.ArgumentParser:
     s.add_argument("--per-query", required=True, help="the per_query.npz to write (each query's AP)")
     s.add_argument("--threads", type=int, default=None, help="CPU threads of the evaluation kernel")
     s.set_defaults(func=_evaluate)
+
+    s = sub.add_parser("export-split", help="write a prepared protocol's train, query and database items (ids, "
+                                            "labels, images) for code outside hashbench (hashbench/stages/external.py)")
+    s.add_argument("--data", required=True, help="the prepared protocol's folder, data/<protocol>")
+    s.add_argument("--out", required=True, help="the folder to write: train.txt, query.txt, database.txt, split.npz")
+    s.set_defaults(func=_export_split)
+
+    s = sub.add_parser("score", help="score codes trained outside hashbench (.npz or .npy, in the exported order or "
+                                     "keyed by item id) with the workflow's metrics")
+    s.add_argument("--data", required=True, help="the prepared protocol's folder, data/<protocol>")
+    s.add_argument("--codes", required=True, help="the code file of one length and seed")
+    s.add_argument("--method", default="external", help="the name the run is stored under (default: external)")
+    s.add_argument("--seed", type=int, default=0, help="the seed the codes were trained with (default 0)")
+    s.add_argument("--configfile", nargs="*", default=[], help="config files merged over --default, as the workflow "
+                                                               "merges them (the protocol's R and metric options)")
+    s.add_argument("--default", default="config/config.yaml", help="the default config (the workflow's configfile)")
+    s.add_argument("--out", default=None, help="the run folder to write (default: "
+                                               "results/scored/<protocol>/<method>/<bits>bits/seed<seed>)")
+    s.set_defaults(func=_score)
+
+    s = sub.add_parser("import-codes", help="store codes trained outside hashbench as a run (the workflow's "
+                                            "external_codes rule)")
+    s.add_argument("--codes", required=True)
+    s.add_argument("--data", required=True)
+    s.add_argument("--out", required=True, help="the run folder: codes.npz and run.json")
+    s.add_argument("--method", required=True)
+    s.add_argument("--bits", type=int, required=True)
+    s.add_argument("--seed", type=int, required=True)
+    s.set_defaults(func=_import_codes)
 
     s = sub.add_parser("tables", help="Tables 1 and 2 (.csv, .md), metrics.csv and the reproduction report "
                                       "(reproduction.csv, .md) from the stored runs")

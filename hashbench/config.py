@@ -71,6 +71,7 @@ def validate(config: dict) -> dict:
             check_precision_at(cfg, name, declared, "its sizes.database")
     for i, name in enumerate(cfg["methods"]):
         registry.get(name, field=f"methods[{i}]")
+    _check_external(cfg)
     for i, name in enumerate(cfg["figures"]["methods"]):
         registry.get(name, field=f"figures.methods[{i}]")
     if cfg["figures"]["seed"] is not None and cfg["figures"]["seed"] not in cfg["seeds"]:
@@ -96,6 +97,41 @@ def validate(config: dict) -> dict:
                                          f"depends on: set execution.{key} instead")
             registry.get(name, field=f"{field}.{name}").check_params(values, field=f"{field}.{name}")
     return cfg
+
+
+EXTERNAL_NAME = r"[A-Za-z0-9_.-]+"  # a method name the run folders and the workflow's wildcards take
+
+
+def _check_external(cfg: dict) -> None:
+    """An outside method's name is new and folder-safe; its code template names one file per run."""
+    import re
+    import string
+
+    from hashbench import registry
+
+    for name, spec in cfg["external"].items():
+        field = f"config field 'external.{name}"
+        if not re.fullmatch(EXTERNAL_NAME, name):
+            raise HashbenchError(f"{field}': a method name of letters, digits, '_', '.' and '-' only")
+        if name in registry.methods() or name in cfg["methods"]:
+            raise HashbenchError(f"{field}': '{name}' is a registered method; give the outside codes another name")
+        fields = {f for _, f, _, _ in string.Formatter().parse(spec["codes"]) if f is not None}
+        if not fields <= {"protocol", "bits", "seed"}:
+            raise HashbenchError(f"{field}.codes': unknown placeholder(s) {', '.join(sorted(fields - {'protocol', 'bits', 'seed'}))}; "
+                                 "expected {protocol}, {bits} and {seed}")
+        for key, values in (("protocol", cfg["protocols"]), ("bits", cfg["bits"]), ("seed", cfg["seeds"])):
+            if len(values) > 1 and key not in fields:
+                raise HashbenchError(f"{field}.codes': needs {{{key}}}: one file per {key} of {values}")
+
+
+def external_codes(cfg: dict, method: str, protocol: str, bits: int, seed: int) -> str:
+    """The code file of an outside method's run (config ``external``)."""
+    return cfg["external"][method]["codes"].format(protocol=protocol, bits=int(bits), seed=int(seed))
+
+
+def table_methods(cfg: dict) -> list[str]:
+    """The methods of the tables and figures: the configured ones, then those with outside codes."""
+    return [*cfg["methods"], *cfg["external"]]
 
 
 def _check_training(cfg: dict) -> None:
@@ -284,7 +320,8 @@ PROTOCOL_KEYS_ELSEWHERE = {
 }
 TOP_LEVEL_KEYS = {
     "protocols": "which runs", "methods": "which runs", "bits": "which runs; a run's bits",
-    "seeds": "which runs; a run's seed", "protocol_defs": "a run's protocol_def (above)",
+    "seeds": "which runs; a run's seed", "external": "which runs: codes from outside (external_codes)",
+    "protocol_defs": "a run's protocol_def (above)",
     "method_params": "a run's params", "training": "a run's params", "tuning": "a run's params (tuned_params)",
     "evaluation": "evaluation (eval_spec), tables", "tables": "tables (tables_spec)",
     "figures": "figures (figures_spec)", "selection": "selection (selection_spec)",
@@ -366,7 +403,8 @@ def tables_spec(cfg: dict) -> dict:
         "protocols": {p: {k: cfg["protocol_defs"][p].get(k) for k in ("topk", "paper", "also_topk")
                           if cfg["protocol_defs"][p].get(k) is not None} for p in cfg["protocols"]},
         "order": cfg["protocols"],  # the column order (the rule passes the spec as JSON with sorted keys)
-        "methods": cfg["methods"], "bits": cfg["bits"], "seeds": cfg["seeds"], "partial": cfg["tables"]["partial"],
+        "methods": table_methods(cfg), "bits": cfg["bits"], "seeds": cfg["seeds"], "partial": cfg["tables"]["partial"],
+        "external": list(cfg["external"]),  # methods whose codes were trained outside hashbench
         "alpha": cfg["tables"]["alpha"], "resamples": cfg["tables"]["resamples"],
         "no_relevant": cfg["evaluation"]["no_relevant"],  # the reproduction report compares like with like
     }
@@ -419,7 +457,7 @@ def figures_spec(cfg: dict, protocol: str) -> dict:
     at_bits = _at_bits(cfg, "figures")
     deep = [m for m in fig["methods"] if m in cfg["methods"] and registry.get(m).is_deep]
     return {
-        "protocol": protocol, "methods": cfg["methods"], "bits": cfg["bits"],
+        "protocol": protocol, "methods": table_methods(cfg), "bits": cfg["bits"],
         "seed": fig["seed"] if fig["seed"] is not None else cfg["seeds"][0], "at_bits": at_bits,
         "deep_methods": deep, "tsne_points": fig["tsne_points"], "partial": cfg["tables"]["partial"],
     }

@@ -13,6 +13,8 @@ by the stages (``Path(data_dir) / SPLIT``).
   data/weights/<backbone>-imagenet.pt  WEIGHTS: torchvision's ImageNet weights, fetched once (rule pretrained_weights)
   results/selection/<p>/<m>.json       SELECTION: hyperparameters chosen on a validation hold-out
                         <m>.work/      its working folder while it runs (scores, checkpoints)
+  results/export/<p>/                  EXPORT_DIR: the split for code outside hashbench (train.txt, query.txt,
+                                       database.txt, split.npz, export.json; snakemake export)
   results/table1.csv|md, table2.csv|md, metrics.csv   (the folder: config tables.out, default results)
   results/reproduction.csv|md          the cells against the shipped reference run (hashbench/reference/runs)
   results/reference/<protocol>.json|npz   the configured runs as a reference run (snakemake reference)
@@ -39,6 +41,7 @@ RUN_DIR = f"{RUNS}/{RUN_SUBDIR}"
 CODES, RUN_RECORD, METRICS, PER_QUERY = "codes.npz", "run.json", "metrics.json", "per_query.npz"
 CONTINUOUS, CHECKPOINT = "continuous.npz", "checkpoint.pt"
 SELECTION = "results/selection/{protocol}/{method}.json"
+EXPORT_DIR = "results/export/{protocol}"  # a split for code outside hashbench (hashbench.stages.external)
 
 TABLES = ("table1", "table2")  # MAP, tested per column (hashbench.stages.tables)
 METRIC_TABLES = ("table1-ph2", "table1-pn")  # Table 1's methods under P@H<=2 and P@N
@@ -60,6 +63,8 @@ LOGS = {
     "select": "logs/select/{protocol}/{method}.log",
     "train": f"logs/train/{RUN_SUBDIR}.log",
     "evaluate": f"logs/evaluate/{RUN_SUBDIR}.log",
+    "external": f"logs/external/{RUN_SUBDIR}.log",
+    "export": "logs/export/{protocol}.log",
     "tables": "logs/tables.log",
     "reference": "logs/reference.log",
     "tuning": "logs/tuning.log",

@@ -134,6 +134,16 @@ for _protocol in CFG["protocols"]:
             raise WorkflowError(f"hashbench: config field {_field}: pretrained weights file not found: {_file}")
 
 
+def external_codes(wildcards):
+    """An outside method's code file of one run (config external); a missing one stops the workflow
+    while it plans, naming the file, before any job runs."""
+    path = hbconfig.external_codes(CFG, wildcards.method, wildcards.protocol, wildcards.bits, wildcards.seed)
+    if not Path(path).is_file():
+        raise WorkflowError(f"hashbench: config field external.{wildcards.method}.codes: no codes for "
+                            f"({wildcards.protocol}, {wildcards.bits} bits, seed {wildcards.seed}): {path} not found")
+    return path
+
+
 def eval_json(wildcards):
     return json.dumps(hbconfig.eval_spec(CFG, wildcards.protocol), sort_keys=True)
 
@@ -142,16 +152,24 @@ def is_deep(method):
     return registry.get(method).is_deep
 
 
+def restricted(path, names):
+    """A path template with its {method} restricted to ``names`` (none: matching nothing)."""
+    return path.replace("{method}", "{method,%s}" % ("|".join(map(re.escape, names)) or "(?!)"))
+
+
 def of_kind(path, deep):
     """A path template with its {method} restricted to the configured deep (GPU) or shallow (CPU)
     methods, so that each kind has its own training and selection rule and a cluster profile can
     send them to different partitions."""
-    names = [m for m in CFG["methods"] if is_deep(m) == deep]
-    return path.replace("{method}", "{method,%s}" % ("|".join(map(re.escape, names)) or "(?!)"))
+    return restricted(path, [m for m in CFG["methods"] if is_deep(m) == deep])
 
 
 def run_dir(deep):
     return of_kind(RUN_DIR, deep)
+
+
+# the run folders of outside codes (config external): rule external_codes stores them as runs
+EXTERNAL_RUN_DIR = restricted(RUN_DIR, list(CFG["external"]))
 
 
 def train_features(wildcards):
@@ -182,12 +200,12 @@ def existing_if_partial(paths):
 
 
 def metrics_files(protocols, seeds, methods=None):
-    """The metrics files of the configured runs (of ``methods``, default all configured); with
-    tables.partial only those that exist."""
+    """The metrics files of the configured runs (of ``methods``, default all configured and those
+    with outside codes); with tables.partial only those that exist."""
     paths = [
         str(layout.run_dir(protocol, method, bits, seed) / layout.METRICS)
         for protocol in protocols
-        for method in (CFG["methods"] if methods is None else methods)
+        for method in (hbconfig.table_methods(CFG) if methods is None else methods)
         for bits in CFG["bits"]
         for seed in seeds
     ]

@@ -19,6 +19,32 @@ rule prepare_split:
         "--out {params.out} > {log} 2>&1"
 
 
+rule export_split:
+    """A prepared protocol's train, query and database items for code outside hashbench (ids, label
+    vectors, images): train your method there, then name its codes under config external."""
+    input:
+        **SPLIT_FILES,
+    output:
+        **{name: f"{layout.EXPORT_DIR}/{name}.txt" for name in ("train", "query", "database")},
+        arrays=f"{layout.EXPORT_DIR}/split.npz",
+        meta=f"{layout.EXPORT_DIR}/export.json",
+    params:
+        data=subpath(input.meta, parent=True),
+        out=subpath(output.meta, parent=True),
+    log:
+        layout.LOGS["export"],
+    conda:
+        ENV
+    shell:
+        "python -m hashbench export-split --data {params.data} --out {params.out} > {log} 2>&1"
+
+
+rule export:
+    """Every configured protocol's split, exported (results/export/<protocol>/)."""
+    input:
+        [f"{layout.EXPORT_DIR}/export.json".format(protocol=p) for p in CFG["protocols"]],
+
+
 rule image_cache:
     """Every image file of a protocol decoded and resized once (uint8 .npy), read by all deep runs."""
     input:

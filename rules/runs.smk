@@ -78,6 +78,27 @@ use rule train as train_gpu with:
         **EXECUTION,
 
 
+rule external_codes:
+    """Store the codes of a method trained outside hashbench (config external) as a run, checked
+    against the split: shape, values, and the item ids when the file keys its rows by them."""
+    input:
+        **SPLIT_FILES,
+        codes=external_codes,
+    output:
+        codes=f"{EXTERNAL_RUN_DIR}/{layout.CODES}",
+        run=f"{EXTERNAL_RUN_DIR}/{layout.RUN_RECORD}",
+    params:
+        data=subpath(input.meta, parent=True),
+        out=subpath(output.run, parent=True),
+    log:
+        layout.LOGS["external"],
+    conda:
+        ENV
+    shell:
+        "python -m hashbench import-codes --codes {input.codes:q} --data {params.data} --out {params.out} "
+        "--method {wildcards.method} --bits {wildcards.bits} --seed {wildcards.seed} > {log} 2>&1"
+
+
 rule evaluate:
     """Every metric of one stored run (MAP@R, tie-aware MAP, P@H<=2, P@N, PR by radius)."""
     input:

@@ -41,6 +41,7 @@ from hashbench.stages import stored
 METRIC_COLUMNS = ("map", "map_tie_aware", "p_h2", "topk", "n_queries", "n_queries_in_map", "no_relevant",
                   "fit_seconds", "encode_seconds", "eval_seconds", "split_checksum", "config_hash", "degenerate", "machine")
 NOT_IN_PAPER = "†"  # marks a Markdown table row whose method the paper does not report
+EXTERNAL = "‡"  # marks one whose codes were trained outside hashbench (config external)
 TIED = "≈"  # marks a Markdown cell not significantly worse than its column's best
 DEGENERATE = "⚠"  # marks a Markdown cell with a degenerate seed
 
@@ -162,9 +163,10 @@ def in_paper() -> set[str]:
     return set(reference.methods("table1")) | set(reference.methods("table2"))
 
 
-def row_name(method: str) -> str:
-    """A Markdown table row's method name, marked when the paper does not report the method."""
-    return method if method in in_paper() else f"{method} {NOT_IN_PAPER}"
+def row_name(method: str, external=()) -> str:
+    """A Markdown table row's method name, marked when the paper does not report the method and when
+    its codes were trained outside hashbench (``external``: config external's names)."""
+    return method + ("" if method in in_paper() else f" {NOT_IN_PAPER}") + (f" {EXTERNAL}" if method in external else "")
 
 
 def _fmt(x) -> str:
@@ -235,13 +237,18 @@ def _write_md(table: str, cells: list[dict], columns: list[tuple[str, int]], spe
     methods = list(dict.fromkeys(c["method"] for c in cells))
     if any(m not in in_paper() for m in methods):
         lines.append(f"- {NOT_IN_PAPER} not in the paper")
+    external = spec.get("external", [])
+    if any(m in external for m in methods):
+        lines.append(f"- {EXTERNAL} codes trained outside hashbench (config external; its run.json names the file and "
+                     "its sha256), scored here on the same split with the same metrics and tests")
     if any(c["degenerate_seeds"] for c in cells):
         lines.append(f"- {DEGENERATE}: a seed's run is degenerate (three quarters of its bits constant, one code for the database, "
                      "or a training loss that did not fall; its run.json's health says which): the mean holds a "
                      "collapsed model")
     lines += ["", "| method | " + " | ".join(f"{p} {b} bits" for p, b in columns) + " |", "|---|" + "---|" * len(columns)]
     for method in methods:
-        lines.append(f"| {row_name(method)} | " + " | ".join(_md_cell(by_key[method, p, b], n) for p, b in columns) + " |")
+        lines.append(f"| {row_name(method, external)} | " + " | ".join(_md_cell(by_key[method, p, b], n)
+                                                                      for p, b in columns) + " |")
     with io.atomic_path(path) as tmp:
         Path(tmp).write_text("\n".join(lines) + "\n")
 

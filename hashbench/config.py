@@ -163,6 +163,8 @@ def _check_protocol(name: str, spec: dict) -> None:
     for needs in source.needs:
         if needs not in spec:
             raise HashbenchError(f"{field}': source '{spec['source']}' needs '{needs}'")
+    if "missing" in spec and not source.files:
+        raise HashbenchError(f"{field}.missing': only sources of image files take it, not '{spec['source']}'")
     if source.fixes_split and "split" in spec:
         raise HashbenchError(f"{field}.split': the files of source '{spec['source']}' fix the split; remove 'split'")
     if not source.fixes_split and "split" not in spec:
@@ -306,8 +308,8 @@ def tuned_params(tuning: str | None, protocol: str, cls, params: dict) -> dict:
 # params, which Snakemake compares to re-make an output whose determinants changed; execution settings
 # travel as resources, which it does not compare. ``undeclared_keys`` (a test runs it on the schema)
 # names any config key that is neither in an identity below nor declared execution-only.
-SPLIT_KEYS = ("source", "root", "lists", "label_file", "image_root", "path_prefix", "query_overlap", "sizes", "labels",
-              "seed", "split", "compose")  # the split is drawn from these, before features or pipeline are read
+SPLIT_KEYS = ("source", "root", "lists", "label_file", "image_root", "path_prefix", "missing", "query_overlap", "sizes",
+              "labels", "seed", "split", "compose")  # the split is drawn from these, before features or pipeline are read
 RUN_PROTOCOL_KEYS = (*SPLIT_KEYS, "features")  # a run's, besides its method's pipeline or features (run_protocol_def)
 PIPELINE_EXECUTION = ("cache",)  # how images are read, not which pixels: the cache holds the files' pixels
 RUN_PIPELINE_KEYS = tuple(k for k in PIPELINE_DEFAULTS if k not in PIPELINE_EXECUTION)  # a deep run's

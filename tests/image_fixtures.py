@@ -43,3 +43,27 @@ def released_lists(root: Path, n_classes: int = 3, per_class: int = 12) -> dict:
     train = database[::2]
     return {name: str(write_list(root / "lists" / f"{name}.txt", part, n_classes))
             for name, part in (("query", query), ("database", database), ("train", train))}
+
+
+def write_cifar10(root: Path, per_batch: int = 60, seed: int = 0) -> Path:
+    """torchvision's CIFAR-10 folder (``cifar-10-batches-py``: five training batches and a test batch,
+    each a pickled dict of ``data`` (N, 3072) uint8 channel-major and ``labels``) with ``per_batch``
+    images a batch, the classes in turn; a class is a colour ramp plus noise. Returns the folder."""
+    import pickle
+
+    rng = np.random.default_rng(seed)
+    folder = Path(root) / "cifar-10-batches-py"
+    folder.mkdir(parents=True, exist_ok=True)
+    ramp = np.linspace(0, 1, 32)
+    for name in [f"data_batch_{i}" for i in range(1, 6)] + ["test_batch"]:
+        labels = [i % 10 for i in range(per_batch)]
+        images = np.empty((per_batch, 3, 32, 32))
+        for row, c in enumerate(labels):
+            direction = ramp[:, None] if c % 2 else ramp[None, :]
+            for channel in range(3):
+                images[row, channel] = 255 * ((c // 2 + channel) % 5) / 4 * direction
+        images = np.clip(images + rng.normal(0, 30, images.shape), 0, 255).astype(np.uint8)
+        with open(folder / name, "wb") as fh:
+            pickle.dump({"data": images.reshape(per_batch, -1), "labels": labels, "batch_label": name}, fh)
+    (folder / "batches.meta").write_bytes(pickle.dumps({"label_names": [f"class{c}" for c in range(10)]}))
+    return folder

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import logging
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -24,6 +24,7 @@ log = logging.getLogger("hashbench")
 
 FORMAT = "<image path> <0/1 label vector>"
 SHOWN = 10  # problems spelled out in an error message; the rest are counted
+NOT_FOUND = "image not found"
 
 
 @dataclass
@@ -31,6 +32,7 @@ class ImageList:
     paths: list[str]  # rewritten image paths, in file order
     labels: np.ndarray  # (n, C) 0/1 uint8
     source: Path  # the list file
+    dropped: list[str] = field(default_factory=list)  # listed images not found, left out (missing: drop)
 
 
 def _report(source, problems: list[tuple[int, str]]) -> None:
@@ -55,7 +57,7 @@ def decode_error(path: str) -> str | None:
             image.draft("RGB", (64, 64))  # JPEG: decode at reduced scale, still reading every block
             image.load()
     except FileNotFoundError:
-        return f"image not found: {path}"
+        return f"{NOT_FOUND}: {path}"
     except Exception as exc:  # PIL raises many types for corrupt data
         return f"cannot decode image {path} ({type(exc).__name__}: {exc})"
     return None
@@ -69,8 +71,10 @@ def check_image_root(protocol: str, spec: dict) -> None:
                              "list files' image paths are relative to")
 
 
-def read(source, image_root=None, path_prefix: str | None = None) -> ImageList:
-    """Read and validate one list file."""
+def read(source, image_root=None, path_prefix: str | None = None, missing: str = "refuse") -> ImageList:
+    """Read and validate one list file. ``missing``: what happens to a listed image that is not
+    found, "refuse" (a problem, reported with the others) or "drop" (left out, its path in
+    ``dropped``); an image that exists and does not decode is always a problem."""
     source = Path(source)
     try:
         lines = source.read_text().splitlines()
@@ -108,13 +112,20 @@ def read(source, image_root=None, path_prefix: str | None = None) -> ImageList:
         raise HashbenchError(f"{source}: empty list file; expected one line per image: {FORMAT}")
     with ThreadPoolExecutor(max_workers=8) as pool:  # decoding is I/O and C code: threads overlap it
         errors = list(pool.map(decode_error, paths))
-    problems += [(n, e) for n, e in zip(numbers, errors) if e is not None]
+    absent = [missing == "drop" and e is not None and e.startswith(NOT_FOUND) for e in errors]
+    problems += [(n, e) for n, e, gone in zip(numbers, errors, absent) if e is not None and not gone]
     _report(source, sorted(problems))
-    return ImageList(paths, np.asarray(labels, dtype=np.uint8), source)
+    kept = [i for i, gone in enumerate(absent) if not gone]
+    if len(kept) < len(paths) and not kept:
+        raise HashbenchError(f"{source}: none of its {len(paths)} images was found (missing: drop); check image_root")
+    return ImageList([paths[i] for i in kept], np.asarray(labels, dtype=np.uint8)[kept], source,
+                     [paths[i] for i, gone in enumerate(absent) if gone])
 
 
-def load_split(protocol: str, spec: dict) -> tuple[np.ndarray, np.ndarray, dict[str, np.ndarray]]:
-    """The image paths, labels and split of the released lists ``spec['lists']`` (query, database, train).
+def load_split(protocol: str, spec: dict) -> tuple[np.ndarray, np.ndarray, dict[str, np.ndarray], list[str]]:
+    """The image paths, labels and split of the released lists ``spec['lists']`` (query, database,
+    train), and the listed images left out because this copy lacks them (``spec['missing']``:
+    "drop"; "refuse", the default, stops naming them).
 
     An image listed in several files (the training images are drawn from the database) is one
     item; it must carry the same labels everywhere. ``spec['query_overlap']`` says what happens to
@@ -126,16 +137,16 @@ def load_split(protocol: str, spec: dict) -> tuple[np.ndarray, np.ndarray, dict[
     """
     field = f"protocol_defs.{protocol}"
     check_image_root(protocol, spec)
-    lists = {name: read(spec["lists"][name], spec.get("image_root"), spec.get("path_prefix"))
+    lists = {name: read(spec["lists"][name], spec.get("image_root"), spec.get("path_prefix"), spec.get("missing", "refuse"))
              for name in ("query", "database", "train")}
     widths = {name: found.labels.shape[1] for name, found in lists.items()}
     if len(set(widths.values())) > 1:
         raise HashbenchError(f"{field}.lists: label vectors differ in width between the files "
                              f"({', '.join(f'{n} {w}' for n, w in widths.items())})")
     for name, expected in (spec.get("sizes") or {}).items():
-        if len(lists[name].paths) != expected:
-            raise HashbenchError(f"{lists[name].source}: {len(lists[name].paths)} images, expected {expected} "
-                                 f"({field}.sizes.{name})")
+        listed = len(lists[name].paths) + len(lists[name].dropped)
+        if listed != expected:
+            raise HashbenchError(f"{lists[name].source}: {listed} images, expected {expected} ({field}.sizes.{name})")
     index, paths, labels, split = {}, [], [], {}
     for name in ("database", "query", "train"):
         found, members = lists[name], []
@@ -158,4 +169,8 @@ def load_split(protocol: str, spec: dict) -> tuple[np.ndarray, np.ndarray, dict[
         if shared.size and policy == "drop":
             split[other] = split[other][~np.isin(split[other], shared)]
             log.warning("%s: dropped %d queries from the %s (query_overlap: drop)", field, shared.size, other)
-    return np.asarray(paths, dtype=str), np.asarray(labels, dtype=np.uint8), split
+    dropped = sorted({path for found in lists.values() for path in found.dropped})
+    if dropped:
+        log.warning("%s: %d listed image(s) not found, dropped from every split (missing: drop), e.g. %s", field,
+                    len(dropped), dropped[0])
+    return np.asarray(paths, dtype=str), np.asarray(labels, dtype=np.uint8), split, dropped

@@ -9,6 +9,8 @@ released list files; the composed protocols fix query and database), the split i
 from __future__ import annotations
 
 import gzip
+import hashlib
+import logging
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
@@ -18,6 +20,8 @@ import numpy as np
 from hashbench.data import imagelists
 from hashbench.errors import HashbenchError
 
+log = logging.getLogger("hashbench")
+
 
 @dataclass
 class Loaded:
@@ -25,6 +29,7 @@ class Loaded:
     labels: np.ndarray  # (N, C) 0/1 uint8
     split: dict[str, np.ndarray] | None = None  # query/database[/train] indices, when the source fixes them
     parts: np.ndarray | None = None  # composed sources: each item's source images (hashbench.data.composed)
+    dropped: list[str] | None = None  # image files: listed images this copy lacks, left out (missing: drop)
 
 
 @dataclass(frozen=True)
@@ -68,26 +73,56 @@ def _composed(kind):
     return load
 
 
+CIFAR10_FOLDER = "cifar-10-batches-py"
+CIFAR10_BATCHES = (*(f"data_batch_{i}" for i in range(1, 6)), "test_batch")  # the training batches, then the test batch
+
+
+def read_cifar10_batch(path: Path) -> tuple[np.ndarray, np.ndarray]:
+    """One batch file of torchvision's CIFAR-10 folder (a pickled dict: ``data`` (N, 3072) uint8 in
+    channel-major order, ``labels``) as (N, 32, 32, 3) images and N classes. Read here, not by
+    torchvision's CIFAR10, which refuses any file whose md5 is not the release's (small test files)."""
+    import pickle
+
+    try:
+        with open(path, "rb") as fh:
+            batch = pickle.load(fh, encoding="latin1")
+        data, labels = np.asarray(batch["data"], dtype=np.uint8), np.asarray(batch["labels"], dtype=np.int64)
+    except (OSError, pickle.UnpicklingError, EOFError, KeyError, TypeError, ValueError) as exc:
+        raise HashbenchError(f"{path}: not a CIFAR-10 batch file ({type(exc).__name__}: {exc})") from None
+    if data.ndim != 2 or data.shape[1] != 3 * 32 * 32 or labels.shape != (data.shape[0],):
+        raise HashbenchError(f"{path}: expected data (N, 3072) and N labels, got {data.shape} and {labels.shape}")
+    return data.reshape(-1, 3, 32, 32).transpose(0, 2, 3, 1), labels
+
+
 def _cifar10(protocol, spec):
-    """The 60,000 CIFAR-10 images (training batches, then the test batch) from torchvision: read
-    from ``root`` (a folder holding cifar-10-batches-py), downloaded there when missing."""
+    """The 60,000 CIFAR-10 images (the five training batches, then the test batch) in torchvision's
+    folder ``cifar-10-batches-py`` under ``root``; when it is missing, torchvision downloads it there
+    (online only). Files whose md5 differs from the release's (torchvision's list) are read with a
+    warning: the test suite writes small ones."""
     try:
         from torchvision.datasets import CIFAR10
     except ImportError:
         raise HashbenchError("source cifar10: needs torchvision; install the 'deep' extra") from None
-    root = spec.get("root") or "data/downloads"
-    parts = []
-    for train in (True, False):
+    root = Path(spec.get("root") or "data/downloads")
+    folder = root / CIFAR10_FOLDER
+    if not all((folder / name).is_file() for name in CIFAR10_BATCHES):
         try:
-            parts.append(CIFAR10(root, train=train, download=False))
-        except RuntimeError:
-            try:
-                parts.append(CIFAR10(root, train=train, download=True))
-            except Exception as exc:
-                raise HashbenchError(f"protocol_defs.{protocol}.root: CIFAR-10 is not in {root} (cifar-10-batches-py) "
-                                     f"and could not be downloaded ({type(exc).__name__}: {exc})") from None
-    images = np.concatenate([p.data for p in parts]).astype(np.uint8)
-    return Loaded(images, one_hot(np.concatenate([np.asarray(p.targets) for p in parts])))
+            for train in (True, False):
+                CIFAR10(str(root), train=train, download=True)
+        except Exception as exc:
+            raise HashbenchError(f"protocol_defs.{protocol}.root: CIFAR-10 is not in {folder} ("
+                                 f"{', '.join(CIFAR10_BATCHES)}) and could not be downloaded "
+                                 f"({type(exc).__name__}: {exc})") from None
+    released = dict(CIFAR10.train_list + CIFAR10.test_list)
+    differing = []
+    for name in CIFAR10_BATCHES:
+        with open(folder / name, "rb") as fh:
+            if hashlib.file_digest(fh, "md5").hexdigest() != released.get(name):
+                differing.append(name)
+    if differing:
+        log.warning("%s: %s not the released CIFAR-10 files (md5 differs)", folder, ", ".join(differing))
+    images, labels = zip(*(read_cifar10_batch(folder / name) for name in CIFAR10_BATCHES))
+    return Loaded(np.concatenate(images), one_hot(np.concatenate(labels)))
 
 
 FASHION_DEBIAN = Path("/usr/share/datasets/fashion-mnist")  # Debian's package dataset-fashion-mnist
@@ -163,13 +198,17 @@ def _image_folder(protocol, spec):
     """Images under ``image_root`` with their labels in one list file (``label_file``); the suite
     draws the split (``split``, seeded)."""
     imagelists.check_image_root(protocol, spec)
-    found = imagelists.read(spec["label_file"], spec.get("image_root"), spec.get("path_prefix"))
-    return Loaded(np.asarray(found.paths, dtype=str), found.labels)
+    found = imagelists.read(spec["label_file"], spec.get("image_root"), spec.get("path_prefix"), spec.get("missing", "refuse"))
+    if found.dropped:
+        log.warning("protocol_defs.%s: %d listed image(s) not found, dropped (missing: drop), e.g. %s", protocol,
+                    len(found.dropped), found.dropped[0])
+    return Loaded(np.asarray(found.paths, dtype=str), found.labels, dropped=found.dropped)
 
 
 def _image_lists(protocol, spec):
     """The released query (test.txt), database and train list files: the split comes with them."""
-    return Loaded(*imagelists.load_split(protocol, spec))
+    paths, labels, split, dropped = imagelists.load_split(protocol, spec)
+    return Loaded(paths, labels, split, dropped=dropped)
 
 
 SOURCES: dict[str, Source] = {

@@ -6,8 +6,9 @@ In ``data/<protocol>/`` (file names: ``hashbench.layout``):
                      (N, slots): each item's source images (``hashbench.data.composed``)
   split.npz          query, database, train: int64 indices into the dataset, each in a seeded random
                      order (never grouped by class: index-stable tie-breaking would see the classes)
-  split.json         protocol, seed, sizes, the held-out classes of an unseen-class split, and the
-                     sha256 checksum of the split arrays and labels
+  split.json         protocol, seed, sizes, the held-out classes of an unseen-class split, the listed
+                     images a copy lacks (missing: drop; their count and names), and the sha256
+                     checksum of the split arrays and labels
 The features and the image cache beside them are written by ``hashbench.stages.features``.
 """
 
@@ -131,6 +132,7 @@ def prepare(protocol: str, spec: dict, out_dir) -> None:
         "sizes": {name: int(split[name].size) for name in SPLITS},
         "n_labels": int(labels.shape[1]),
         **held,
+        **({"missing_dropped": {"count": len(loaded.dropped), "images": loaded.dropped}} if loaded.dropped else {}),
         "checksum": _checksum(split, labels, paths),
     })
 

@@ -39,7 +39,8 @@ from hashbench.layout import METRIC_TABLES, METRICS_TABLE, TABLES
 from hashbench.stages import stored
 
 METRIC_COLUMNS = ("map", "map_tie_aware", "p_h2", "topk", "n_queries", "n_queries_in_map", "no_relevant",
-                  "fit_seconds", "encode_seconds", "eval_seconds", "split_checksum", "config_hash", "degenerate", "machine")
+                  "fit_seconds", "encode_seconds", "eval_seconds", "split_checksum", "config_hash", "degenerate", "machine",
+                  "missing_dropped")
 NOT_IN_PAPER = "†"  # marks a Markdown table row whose method the paper does not report
 EXTERNAL = "‡"  # marks one whose codes were trained outside hashbench (config external)
 TIED = "≈"  # marks a Markdown cell not significantly worse than its column's best
@@ -212,7 +213,8 @@ def _md_cell(c: dict, n_configured: int) -> str:
     return text
 
 
-def _write_md(table: str, cells: list[dict], columns: list[tuple[str, int]], spec: dict, path) -> None:
+def _write_md(table: str, cells: list[dict], columns: list[tuple[str, int]], spec: dict, path,
+              dropped: dict | None = None) -> None:
     by_key = {(c["method"], c["protocol"], c["bits"]): c for c in cells}
     n = len(spec["seeds"])
     lines = [f"# {TITLES[table]}", ""]
@@ -225,6 +227,9 @@ def _write_md(table: str, cells: list[dict], columns: list[tuple[str, int]], spe
         for p, pdef in spec["protocols"].items():
             paper = f"; the paper's values are its {pdef['paper']} column" if pdef.get("paper") else ""
             lines.append(f"- {p}: MAP@{pdef['topk']}{paper}")
+            if (dropped or {}).get(p):
+                lines.append(f"- {p}: {dropped[p]:,} listed image(s) this copy lacks were dropped from every split "
+                             "(missing: drop; data/" + p + "/split.json names them): not the released split")
             lines += [f"- {p}@{r}: MAP@{r} of the same runs" for r in pdef.get("also_topk", [])]
         lines.append(f"- cells: MAP, mean ± sample std over the seeds {spec['seeds']}; (paper value, ours minus paper) "
                      "where the paper reports one")
@@ -272,11 +277,12 @@ def build(spec: dict, metrics_files, out_dir) -> dict:
     frame = tidy(runs)
     out_dir = Path(out_dir)
     out = {}
+    dropped = {key[0]: int(m.get("missing_dropped") or 0) for key, m in found.items()}
     for table in (*TABLES, *METRIC_TABLES):
         groups = _groups(spec, table, frame)
         out[table] = _cells(table, spec, frame, folders, groups)
         _write_csv(out[table], out_dir / f"{table}.csv", table in TABLES)
         columns = [(label, bits) for label, *_ in groups for bits in spec["bits"]]
-        _write_md(table, out[table], columns, spec, out_dir / f"{table}.md")
+        _write_md(table, out[table], columns, spec, out_dir / f"{table}.md", dropped)
     write_metrics_csv(runs, out_dir / METRICS_TABLE)
     return out

@@ -1,6 +1,6 @@
 """Image-list protocols: the released list format, validation with line numbers, splits, the image pipeline."""
 
-import pickle
+import json
 from pathlib import Path
 
 import numpy as np
@@ -9,7 +9,7 @@ import pytest
 from hashbench import config
 from hashbench.data import imagelists, splits
 from hashbench.errors import HashbenchError
-from image_fixtures import PREFIX, line, released_lists, write_images, write_list
+from image_fixtures import PREFIX, line, released_lists, write_cifar10, write_images, write_list
 
 
 @pytest.fixture(scope="module")
@@ -167,34 +167,15 @@ def test_protocol_method_params_override_the_global_ones():
     assert spec["params"] == {"n_iter": 9} and "method_params" not in spec["protocol_def"]
 
 
-def fake_cifar(root, per_class=10):
-    """A CIFAR-10 folder in torchvision's pickle format (5 training batches and a test batch)."""
-    folder = root / "cifar-10-batches-py"
-    folder.mkdir(parents=True)
-    rng = np.random.default_rng(0)
-    names = [f"data_batch_{i}" for i in range(1, 6)] + ["test_batch"]
-    for k, name in enumerate(names):
-        labels = [c for c in range(10) for _ in range(per_class // 2 if k == 5 else per_class // 10 or 1)]
-        data = rng.integers(0, 255, (len(labels), 3072), dtype=np.uint8)
-        with open(folder / name, "wb") as fh:
-            pickle.dump({"data": data, "labels": labels}, fh)
-    with open(folder / "batches.meta", "wb") as fh:
-        pickle.dump({"label_names": [f"c{i}" for i in range(10)]}, fh)
-
-
-def test_cifar10_protocol_leaves_training_images_out_of_the_database(tmp_path, monkeypatch):
-    from torchvision.datasets import CIFAR10
-
-    fake_cifar(tmp_path / "cifar")
-    monkeypatch.setattr(CIFAR10, "_check_integrity", lambda self: True)  # the fake files have other md5 sums
-    monkeypatch.setattr("torchvision.datasets.cifar.check_integrity", lambda *args: True)
+def test_cifar10_protocol_leaves_training_images_out_of_the_database(tmp_path):
+    write_cifar10(tmp_path / "cifar", per_batch=20)  # small files in torchvision's format
     spec = {"source": "cifar10", "root": str(tmp_path / "cifar"), "features": "pixels", "labels": "single",
             "topk": 50, "seed": 0,
             "split": {"query": {"per_class": 2}, "train": {"per_class": 3}, "train_in_database": False}}
     splits.prepare("cifar10", spec, tmp_path / "out")
     data = splits.load(tmp_path / "out")
-    assert len(data.labels) == 100 and {k: v.size for k, v in data.split.items()} == {
-        "query": 20, "database": 50, "train": 30}
+    assert len(data.labels) == 120 and {k: v.size for k, v in data.split.items()} == {
+        "query": 20, "database": 70, "train": 30}
     assert not np.isin(data.split["train"], data.split["database"]).any()
     assert data.deep_input({}).channels == 3 and data.deep_input({}).size == (32, 32)
 
@@ -224,3 +205,24 @@ def test_an_image_root_that_is_not_a_folder_is_named_before_any_image_is_read(to
         splits.prepare("toy", spec, tmp_path / "out")
     assert str(err.value) == (f"protocol_defs.toy.image_root: {tmp_path / 'no-such-folder'} is not a folder; expected "
                               "the folder the list files' image paths are relative to")
+
+
+def test_listed_images_a_copy_lacks_are_refused_or_dropped_from_every_split_and_recorded(tmp_path):
+    """NUS-WIDE's released lists name images many copies lack: missing: refuse (default) or drop."""
+    lists = released_lists(tmp_path)
+    gone = tmp_path / "images/class0/img003.jpg"  # a database image, not a training one
+    gone.unlink()
+    spec = spec_for(tmp_path, lists)
+    with pytest.raises(HashbenchError, match=r"database.txt: 1 bad line\(s\): line 2: image not found: .*img003.jpg"):
+        splits.prepare("toy", spec, tmp_path / "refused")
+    assert not (tmp_path / "refused").exists()
+    splits.prepare("toy", {**spec, "missing": "drop"}, tmp_path / "dropped")
+    data = splits.load(tmp_path / "dropped")
+    assert {k: v.size for k, v in data.split.items()} == {"query": 6, "database": 29, "train": 15}
+    assert str(gone) not in data.items().tolist()
+    meta = json.loads((tmp_path / "dropped/split.json").read_text())
+    assert meta["missing_dropped"] == {"count": 1, "images": [str(gone)]}
+    with pytest.raises(HashbenchError, match=r"protocol_defs.d.missing': only sources of image files take it"):
+        config.validate({"protocols": ["d"], "methods": ["ITQ"], "bits": [8], "seeds": [0], "protocol_defs": {"d": {
+            "source": "sklearn-digits", "features": "pixels", "labels": "single", "topk": 5, "seed": 0,
+            "missing": "drop", "split": {"query": {"per_class": 1}, "train": {"per_class": 2}}}}})

@@ -345,3 +345,18 @@ def test_without_hashnet_table2_and_the_claims_say_why_in_one_line(runs, tmp_pat
         "Not made: none of its methods (HashNet, HashNet-W, HashNet-C) is configured.")
     text = (tmp_path / "out/claims.md").read_text()
     assert "No claim applies" in text and "(LSH, MyMethod)" in text and "|" not in text
+
+
+def test_a_protocol_with_dropped_images_says_so_in_the_tables_caption(runs, tmp_path):
+    """missing: drop leaves out the listed images a copy lacks: not the released split, and the tables say so."""
+    for path in metrics_files(runs):
+        metrics = io.read_json(path)
+        if metrics["protocol"] == "inet":
+            io.write_json(path, {**metrics, "missing_dropped": 1234})
+    tables.build(spec(), metrics_files(runs), tmp_path / "out")
+    for table in ("table1", "table2"):
+        text = (tmp_path / "out" / f"{table}.md").read_text()
+        assert ("- inet: 1,234 listed image(s) this copy lacks were dropped from every split (missing: drop; "
+                "data/inet/split.json names them): not the released split") in text
+        assert "toy: 0" not in text and text.count("dropped from every split") == 1
+    assert {r["missing_dropped"] for r in read_csv(tmp_path / "out" / "metrics.csv") if r["protocol"] == "inet"} == {"1234"}

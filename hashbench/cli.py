@@ -141,11 +141,12 @@ def _score(args):
 
 
 def _tables(args):
-    from hashbench.stages import claims, reproduction, tables
+    from hashbench.stages import claims, published, reproduction, tables
 
     spec = {**args.spec, "partial": args.partial or args.spec.get("partial", False)}
     tables.build(spec, args.metrics, args.out)
     claims.build(spec, args.metrics, args.out)
+    published.build(spec, args.metrics, args.out)
     reproduction.build(spec, args.metrics, args.out)
 
 

@@ -47,6 +47,7 @@ TABLES = ("table1", "table2")  # MAP, tested per column (hashbench.stages.tables
 METRIC_TABLES = ("table1-ph2", "table1-pn")  # Table 1's methods under P@H<=2 and P@N
 METRICS_TABLE = "metrics.csv"
 CLAIMS = "claims"  # the paper's claims tested on the runs (.csv, .md; hashbench.stages.claims)
+PUBLISHED = "published"  # values reported elsewhere beside ours (.csv, .md; hashbench.stages.published)
 
 FIGURE_DIR = "{out}/{protocol}"  # out: config figures.out, default figures
 METRIC_FIGURES = ("precision", "search")  # drawn from the runs' metrics

@@ -23,3 +23,15 @@ def values(table: str) -> dict:
 def methods(table: str) -> list[str]:
     """The paper's row order of a table."""
     return list(dict.fromkeys(method for method, _, _ in values(table)))
+
+
+PUBLISHED = Path(__file__).with_name("published.csv")
+
+
+@functools.cache
+def published() -> list[dict]:
+    """What the methods' papers and the peer suites report (published.csv), each row with its method,
+    protocol (this suite's name for the same split), bits, MAP, R, backbone, aggregate, source and
+    citation: shown beside our cells, never mixed into them (``hashbench.stages.published``)."""
+    with open(PUBLISHED, newline="") as fh:
+        return [{**r, "bits": int(r["bits"]), "r": int(r["r"]), "map": float(r["map"])} for r in csv.DictReader(fh)]

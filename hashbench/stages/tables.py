@@ -35,8 +35,8 @@ from pathlib import Path
 import pandas as pd
 
 from hashbench import io, reference, stats
-from hashbench.layout import METRIC_TABLES, METRICS_TABLE, TABLES
-from hashbench.stages import stored
+from hashbench.layout import METRIC_TABLES, METRICS_TABLE, PUBLISHED, TABLES
+from hashbench.stages import published, stored
 
 METRIC_COLUMNS = ("map", "map_tie_aware", "p_h2", "topk", "n_queries", "n_queries_in_map", "no_relevant",
                   "fit_seconds", "encode_seconds", "eval_seconds", "split_checksum", "config_hash", "degenerate", "machine",
@@ -242,6 +242,9 @@ def _write_md(table: str, cells: list[dict], columns: list[tuple[str, int]], spe
     methods = list(dict.fromkeys(c["method"] for c in cells))
     if any(m not in in_paper() for m in methods):
         lines.append(f"- {NOT_IN_PAPER} not in the paper")
+    if table == "table1" and (elsewhere := len(published.matching(spec))):
+        lines.append(f"- reported elsewhere for these protocols: {elsewhere} value(s) from papers and peer suites, "
+                     f"beside ours in {PUBLISHED}.md (never in these cells)")
     external = spec.get("external", [])
     if any(m in external for m in methods):
         lines.append(f"- {EXTERNAL} codes trained outside hashbench (config external; its run.json names the file and "

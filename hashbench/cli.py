@@ -150,6 +150,12 @@ def _tables(args):
     reproduction.build(spec, args.metrics, args.out)
 
 
+def _page(args):
+    from hashbench.stages import page
+
+    print(page.build(args.tables, args.figures, args.out))
+
+
 def _reference(args):
     from hashbench.stages import reproduction
 
@@ -289,6 +295,13 @@ def parser() -> argparse.ArgumentParser:
     s.add_argument("--out", default="results", help="output folder (default: results)")
     s.add_argument("--partial", action="store_true", help="mark missing runs instead of failing")
     s.set_defaults(func=_tables)
+
+    s = sub.add_parser("page", help="one self-contained HTML page of the tables, figures, cost per method and run "
+                                    "records (hashbench/stages/page.py)")
+    s.add_argument("--tables", required=True, help="the tables' folder (config tables.out)")
+    s.add_argument("--figures", nargs="*", default=[], help="the figures' PNG files")
+    s.add_argument("--out", required=True, help="the page to write, <tables>/index.html")
+    s.set_defaults(func=_page)
 
     s = sub.add_parser("reference", help="the reference run of each protocol (<protocol>.json, .npz) from the "
                                          "stored runs, for hashbench/reference/runs")

@@ -17,6 +17,7 @@ by the stages (``Path(data_dir) / SPLIT``).
                                        database.txt, split.npz, export.json; snakemake export)
   results/table1.csv|md, table2.csv|md, metrics.csv   (the folder: config tables.out, default results)
   results/reproduction.csv|md          the cells against the shipped reference run (hashbench/reference/runs)
+  results/published.csv|md, index.html   values reported elsewhere beside ours; the one results page
   results/reference/<protocol>.json|npz   the configured runs as a reference run (snakemake reference)
   figures/<protocol>/<figure>.png|pdf|csv   FIGURE_DIR (the folder: config figures.out, default figures)
   figures/imbalance.png|pdf|csv        IMBALANCE_FIGURE: HashNet - HashNet-W against the pair ratio
@@ -48,6 +49,7 @@ METRIC_TABLES = ("table1-ph2", "table1-pn")  # Table 1's methods under P@H<=2 an
 METRICS_TABLE = "metrics.csv"
 CLAIMS = "claims"  # the paper's claims tested on the runs (.csv, .md; hashbench.stages.claims)
 PUBLISHED = "published"  # values reported elsewhere beside ours (.csv, .md; hashbench.stages.published)
+PAGE = "index.html"  # one results page beside the tables (hashbench.stages.page)
 
 FIGURE_DIR = "{out}/{protocol}"  # out: config figures.out, default figures
 METRIC_FIGURES = ("precision", "search")  # drawn from the runs' metrics
@@ -67,6 +69,7 @@ LOGS = {
     "external": f"logs/external/{RUN_SUBDIR}.log",
     "export": "logs/export/{protocol}.log",
     "tables": "logs/tables.log",
+    "page": "logs/page.log",
     "reference": "logs/reference.log",
     "tuning": "logs/tuning.log",
     "figures": "logs/figures/{protocol}.log",

@@ -68,3 +68,21 @@ rule imbalance:
     shell:
         "python -m hashbench imbalance --spec {params.spec:q} --metrics {input.metrics} --data {params.data} "
         "--out {params.out} > {log} 2>&1"
+
+
+rule page:
+    """One self-contained results page: every table with its marks and spread, the figures, the cost
+    of each method, the reproduction summary and a link to each run's record (hashbench/stages/page.py)."""
+    input:
+        tables=rules.tables.output,
+        figures=rules.figures.input,
+    output:
+        f"{TABLES_DIR}/{layout.PAGE}",
+    params:
+        tables=TABLES_DIR,
+    log:
+        layout.LOGS["page"],
+    conda:
+        ENV
+    shell:
+        "python -m hashbench page --tables {params.tables} --figures {input.figures} --out {output} > {log} 2>&1"

@@ -2,7 +2,10 @@
 name the code files under config external, and find the method in Table 1, the claims and the figures."""
 
 import csv
+import html
 import os
+import re
+import shutil
 import subprocess
 import sys
 
@@ -90,3 +93,38 @@ def test_a_wrong_code_file_stops_before_the_tables_naming_it(scored):
     assert "hashbench: error: codes/digits/16/1.npy: expected a (1797, bits) matrix (100 queries, then 1697 " \
            "database items), got shape (10, 16)" in log
     assert not (scored / "results/runs/digits/Outside/16bits/seed1/run.json").exists()
+    train_outside(scored, 16, 1)  # put right again for the tests after this one
+
+
+CHROMIUM = shutil.which("chromium")
+
+
+@pytest.mark.skipif(CHROMIUM is None and not os.environ.get("CI"), reason="Debian's chromium is not installed "
+                    "(.ci/run installs it)")
+def test_the_results_page_shows_every_table_figure_and_run_record_in_a_real_browser(scored):
+    out = snakemake(scored, "results/index.html")
+    assert out.returncode == 0, out.stderr[-3000:]
+    page = scored / "results/index.html"
+    flags = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+             "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+    dom = subprocess.run([CHROMIUM, *flags, f"--user-data-dir={scored / 'chromium-dom'}", "--dump-dom",
+                          page.as_uri()], capture_output=True, text=True, timeout=120).stdout
+    shot = scored / "results/index.png"
+    subprocess.run([CHROMIUM, *flags, f"--user-data-dir={scored / 'chromium-shot'}", "--window-size=1400,3000",
+                    f"--screenshot={shot}", page.as_uri()], capture_output=True, timeout=120)
+    assert shot.stat().st_size > 50_000  # a drawn page, not a blank one
+    figures = sorted((scored / "figures/digits").glob("*.png"))
+    body = re.search(r"<body[^>]*>", dom).group(0)
+    assert f'data-images="{len(figures)}"' in body and f'data-images-loaded="{len(figures)}"' in body  # all decoded
+    for section in ("table1", "table2", "table1-ph2", "table1-pn", "claims", "reproduction", "cost", "runs"):
+        after = dom.split(f'id="{section}"', 1)[1]
+        assert "<table" in after.split("<h2", 1)[0], f"section {section} has no table"
+    assert "Outside † ‡" in dom and "outside hashbench" in dom  # the external row and its cost
+    links = re.findall(r'href="([^"]+)"', dom)
+    run_records = [link for link in links if link.endswith("run.json")]
+    assert len(run_records) == 3 * 2 * 2  # every run: HashNet, ITQ, Outside at 8 and 16 bits, seeds 0 and 1
+    for link in links:
+        if link.startswith("#"):
+            assert f'id="{link[1:]}"' in dom, link
+        else:
+            assert (page.parent / html.unescape(link)).resolve().is_file(), link

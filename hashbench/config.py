@@ -131,7 +131,7 @@ def external_codes(cfg: dict, method: str, protocol: str, bits: int, seed: int) 
 
 def table_methods(cfg: dict) -> list[str]:
     """The methods of the tables and figures: the configured ones, then those with outside codes."""
-    return [*cfg["methods"], *cfg["external"]]
+    return [*cfg["methods"], *cfg.get("external", {})]
 
 
 def _check_training(cfg: dict) -> None:
@@ -406,7 +406,7 @@ def tables_spec(cfg: dict) -> dict:
                           if cfg["protocol_defs"][p].get(k) is not None} for p in cfg["protocols"]},
         "order": cfg["protocols"],  # the column order (the rule passes the spec as JSON with sorted keys)
         "methods": table_methods(cfg), "bits": cfg["bits"], "seeds": cfg["seeds"], "partial": cfg["tables"]["partial"],
-        "external": list(cfg["external"]),  # methods whose codes were trained outside hashbench
+        "external": list(cfg.get("external", {})),  # methods whose codes were trained outside hashbench
         "alpha": cfg["tables"]["alpha"], "resamples": cfg["tables"]["resamples"],
         "no_relevant": cfg["evaluation"]["no_relevant"],  # the reproduction report compares like with like
     }

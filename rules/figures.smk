@@ -79,7 +79,7 @@ rule page:
     output:
         f"{TABLES_DIR}/{layout.PAGE}",
     params:
-        tables=TABLES_DIR,
+        tables=subpath(output[0], parent=True),
     log:
         layout.LOGS["page"],
     conda:

@@ -45,8 +45,9 @@ tune: env
 	snakemake --cores $(CORES) results/tune/tuning.json --configfile config/tune.yaml
 	cp results/tune/tuning.json hashbench/reference/tuning.json
 
+# Test files spread over $(CORES) processes (pytest-xdist); each file's tests stay in one.
 test: env
-	python -m pytest
+	python -m pytest -n $(CORES) --dist loadfile
 
 # The plugin tutorial's package (examples/hashbench-dpsh) installed into this environment, then its
 # tests: the conformance check, DPSH's loss and bank, and a tiny workflow with it, killed and resumed.

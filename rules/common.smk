@@ -1,6 +1,11 @@
+import functools
 import json
 import re
+import shlex
+import sys
 from pathlib import Path
+
+from snakemake_interface_executor_plugins.settings import DeploymentMethod
 
 from hashbench import config as hbconfig
 from hashbench import cli, gpus, layout, registry, settings
@@ -24,16 +29,32 @@ for _protocol in CFG["protocols"]:
             raise WorkflowError(f"hashbench: {exc}") from None
 
 ENV = "../environment.yml"
+# Every job runs hashbench with the interpreter Snakemake runs under, so that `.venv/bin/snakemake`
+# (or a conda environment's) works without activating anything, and a cluster's jobs run the same
+# file over the shared filesystem; with --sdm conda, each rule's own environment's python.
+PYTHON = "python" if DeploymentMethod.CONDA in workflow.deployment_settings.deployment_method else shlex.quote(
+    sys.executable)
+HASHBENCH = f"{PYTHON} -m hashbench"
 # How jobs run (config block execution) reaches them as resources: Snakemake re-makes an output whose
 # params (its determinants: hashbench.config's *_spec functions) changed, never one whose resources did.
 EXECUTION = cli.job_resources(CFG["execution"])
 LOADER_ARGS = cli.job_options(cli.LOADER_SETTINGS)
 TRAINER_ARGS = cli.job_options()
-# Deep jobs hold one unit of the "gpu" resource where a GPU will run them, so that a profile's
-# `resources: gpu: 1` (profiles/default, profiles/gpu) lets one at a time have it; a cluster
-# executor (profiles/slurm) runs them on its GPU nodes and asks for one. On a machine without a
-# GPU they hold none and run side by side, one CPU thread each.
-DEEP_GPU = 1 if not workflow.local_exec or gpus.visible() else 0
+
+
+def deep_gpu(wildcards):
+    """The "gpu" resource of a deep job, decided per job when Snakemake builds its jobs, by then
+    knowing the executor (while the Snakefile is read it does not: Snakemake 9 sets it later): one
+    on a cluster executor (profiles/slurm: its GPU nodes, asked for with the job), wherever the
+    workflow is submitted from; one on a local machine with a visible GPU, so that a profile's
+    `resources: gpu: 1` (profiles/default, profiles/gpu) lets one job at a time have it; none on a
+    local machine without one, where deep jobs run side by side, one CPU thread each."""
+    return 1 if not workflow.local_exec or visible_gpus() else 0
+
+
+visible_gpus = functools.cache(gpus.visible)  # asked once per workflow, not once per job
+
+
 # another config's tables and figures never go over the default's (hashbench.config.output_dirs)
 TABLES_DIR, FIGURES_OUT = hbconfig.output_dirs(CFG, hbconfig.load(Path(workflow.basedir) / "config" / "config.yaml"))
 FIGURE_DIR = layout.FIGURE_DIR.format(out=FIGURES_OUT, protocol="{protocol}")

@@ -15,7 +15,7 @@ rule prepare_split:
     conda:
         ENV
     shell:
-        "python -m hashbench prepare --protocol {wildcards.protocol} --spec {params.spec:q} "
+        "{HASHBENCH} prepare --protocol {wildcards.protocol} --spec {params.spec:q} "
         "--out {params.out} > {log} 2>&1"
 
 
@@ -36,7 +36,7 @@ rule export_split:
     conda:
         ENV
     shell:
-        "python -m hashbench export-split --data {params.data} --out {params.out} > {log} 2>&1"
+        "{HASHBENCH} export-split --data {params.data} --out {params.out} > {log} 2>&1"
 
 
 rule export:
@@ -64,7 +64,7 @@ rule image_cache:
     conda:
         ENV
     shell:
-        f"python -m hashbench cache-images --data {{params.data}} --spec {{params.spec:q}} --out {{output}} "
+        f"{HASHBENCH} cache-images --data {{params.data}} --spec {{params.spec:q}} --out {{output}} "
         f"--threads {{threads}} {LOADER_ARGS} > {{log}} 2>&1"
 
 
@@ -80,7 +80,7 @@ rule pretrained_weights:
     conda:
         ENV
     shell:
-        "python -m hashbench weights --backbone {wildcards.backbone} --out {output} > {log} 2>&1"
+        "{HASHBENCH} weights --backbone {wildcards.backbone} --out {output} > {log} 2>&1"
 
 
 rule features:
@@ -103,7 +103,7 @@ rule features:
     conda:
         ENV
     shell:
-        f"python -m hashbench features --data {{params.data}} --spec {{params.spec:q}} --out {{output.features}} "
+        f"{HASHBENCH} features --data {{params.data}} --spec {{params.spec:q}} --out {{output.features}} "
         f"--threads {{threads}} {LOADER_ARGS} {{params.weights}} > {{log}} 2>&1"
 
 
@@ -121,7 +121,7 @@ use rule features as cnn_features with:
         weights=weights_arg,
     threads: 4
     resources:
-        gpu=DEEP_GPU,
+        gpu=deep_gpu,
         **EXECUTION,
     log:
         layout.LOGS["features"].replace("{kind}", "alexnet-fc7"),

@@ -31,7 +31,7 @@ rule protocol_figures:
     conda:
         ENV
     shell:
-        "python -m hashbench figures --spec {params.spec:q} --metrics {input.metrics} --runs {params.runs} "
+        "{HASHBENCH} figures --spec {params.spec:q} --metrics {input.metrics} --runs {params.runs} "
         "--data {params.data} --out {params.out} > {log} 2>&1"
 
 
@@ -66,7 +66,7 @@ rule imbalance:
     conda:
         ENV
     shell:
-        "python -m hashbench imbalance --spec {params.spec:q} --metrics {input.metrics} --data {params.data} "
+        "{HASHBENCH} imbalance --spec {params.spec:q} --metrics {input.metrics} --data {params.data} "
         "--out {params.out} > {log} 2>&1"
 
 
@@ -85,4 +85,4 @@ rule page:
     conda:
         ENV
     shell:
-        "python -m hashbench page --tables {params.tables} --figures {input.figures} --out {output} > {log} 2>&1"
+        "{HASHBENCH} page --tables {params.tables} --figures {input.figures} --out {output} > {log} 2>&1"

@@ -22,7 +22,7 @@ rule select:
     conda:
         ENV
     shell:
-        f"python -m hashbench select --spec {{params.spec:q}} --data {{params.data}} --out {{output}} "
+        f"{HASHBENCH} select --spec {{params.spec:q}} --data {{params.data}} --out {{output}} "
         f"--threads {{threads}} {TRAINER_ARGS} {{params.weights}} > {{log}} 2>&1"
 
 
@@ -31,7 +31,7 @@ use rule select as select_gpu with:
         of_kind(layout.SELECTION, deep=True),
     threads: 1  # as train_gpu: a deep method's choice on a CPU depends on torch's threads
     resources:
-        gpu=DEEP_GPU,
+        gpu=deep_gpu,
         **EXECUTION,
 
 
@@ -63,7 +63,7 @@ rule train:
     conda:
         ENV
     shell:
-        f"python -m hashbench train --spec {{params.spec:q}} --data {{params.data}} --out {{params.out}} "
+        f"{HASHBENCH} train --spec {{params.spec:q}} --data {{params.data}} --out {{params.out}} "
         f"--threads {{threads}} {{params.selection}} {TRAINER_ARGS} {{params.weights}} > {{log}} 2>&1"
 
 
@@ -74,7 +74,7 @@ use rule train as train_gpu with:
         continuous=f"{run_dir(deep=True)}/{layout.CONTINUOUS}",
     threads: 1  # on a CPU the codes depend on torch's threads: one, whatever --cores; profiles/gpu sets more
     resources:
-        gpu=DEEP_GPU,
+        gpu=deep_gpu,
         **EXECUTION,
 
 
@@ -95,7 +95,7 @@ rule external_codes:
     conda:
         ENV
     shell:
-        "python -m hashbench import-codes --codes {input.codes:q} --data {params.data} --out {params.out} "
+        "{HASHBENCH} import-codes --codes {input.codes:q} --data {params.data} --out {params.out} "
         "--method {wildcards.method} --bits {wildcards.bits} --seed {wildcards.seed} > {log} 2>&1"
 
 
@@ -120,5 +120,5 @@ rule evaluate:
     conda:
         ENV
     shell:
-        "python -m hashbench evaluate --run {params.run} --data {params.data} --spec {params.spec:q} "
+        "{HASHBENCH} evaluate --run {params.run} --data {params.data} --spec {params.spec:q} "
         "--out {output.metrics} --per-query {output.per_query} --threads {threads} > {log} 2>&1"

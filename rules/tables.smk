@@ -32,7 +32,7 @@ rule tables:
     conda:
         ENV
     shell:
-        "python -m hashbench tables --spec {params.spec:q} --metrics {input.metrics} --out {params.out} > {log} 2>&1"
+        "{HASHBENCH} tables --spec {params.spec:q} --metrics {input.metrics} --out {params.out} > {log} 2>&1"
 
 
 rule reference:
@@ -50,7 +50,7 @@ rule reference:
     conda:
         ENV
     shell:
-        "python -m hashbench reference --spec {params.spec:q} --metrics {input} --out {params.out} > {log} 2>&1"
+        "{HASHBENCH} reference --spec {params.spec:q} --metrics {input} --out {params.out} > {log} 2>&1"
 
 
 rule tuning_record:
@@ -68,4 +68,4 @@ rule tuning_record:
     conda:
         ENV
     shell:
-        "python -m hashbench tuning-record {input} --recipe {params.recipe} --out {output} > {log} 2>&1"
+        "{HASHBENCH} tuning-record {input} --recipe {params.recipe} --out {output} > {log} 2>&1"

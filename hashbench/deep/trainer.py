@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import logging
 import os
+import time
 import warnings
 from pathlib import Path
 
@@ -75,14 +76,16 @@ def _save_checkpoint(path: Path, state: dict) -> None:
 
 
 def checkpoint_state(network, optimizer, scheduler, device: torch.device, numpy_state: dict, history: list,
-                     iteration: int, prepared: dict | None = None) -> dict:
+                     iteration: int, prepared: dict | None = None, parts: list | None = None) -> dict:
     """Everything a resumed run needs: weights, optimiser state (momentum buffers, Adam's moments and
     step counts, RMSprop's averages) and the schedule's state (the decayed learning rates), every RNG (CPU, and the CUDA generator of ``device`` when training on one), the
-    loss history, the iteration and what the method's ``prepare`` computed (its ``prepared``
-    attributes)."""
+    loss history, the iteration, what the method's ``prepare`` computed (its ``prepared``
+    attributes) and ``parts``: the training seconds of each part of the run so far (one per
+    session, each up to its latest checkpoint), so that a resumed run's record has them all."""
     state = {"network": network.state_dict(), "optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(),
              "torch_rng": torch.get_rng_state(),
-             "numpy_rng": numpy_state, "history": history, "iteration": iteration, "prepared": prepared or {}}
+             "numpy_rng": numpy_state, "history": history, "iteration": iteration, "prepared": prepared or {},
+             "parts": parts or []}
     if device.type == "cuda":
         state["cuda_rng"] = torch.cuda.get_rng_state(device)
     return state
@@ -209,8 +212,10 @@ class Trainer:
         network_ and loss_history_ (``History``: one [iteration, J(g), L(h)] row every
         ``history_every`` iterations); resumes from the checkpoint when there is one. Returns what
         the run measured and trained with, for run.json: device, threads, precision,
-        nondeterministic ops, execution, optimiser settings, the weights file's record (also kept
-        as ``measured``)."""
+        nondeterministic ops, execution, optimiser settings, the weights file's record and
+        ``earlier_parts``: the training seconds of the killed sessions this run resumed from (also
+        kept as ``measured``)."""
+        began = time.perf_counter()
         if self.threads:
             torch.set_num_threads(self.threads)
         execution = self.execution
@@ -226,18 +231,19 @@ class Trainer:
         head_ids = {id(p) for p in head_params}
         optimizer, scheduler = optim.build(method, [p for p in network.parameters() if id(p) not in head_ids],
                                            head_params)
-        rows, start = [], 0
+        rows, start, earlier = [], 0, []
         checkpoint = self.checkpoint_path
 
         def save(iteration: int, numpy_state: dict, history_rows: list) -> None:
             prepared = {name: getattr(method, name) for name in method.prepared}
+            parts = [*earlier, time.perf_counter() - began]
             _save_checkpoint(checkpoint, checkpoint_state(network, optimizer, scheduler, device, numpy_state, history_rows,
-                                                          iteration, prepared))
+                                                          iteration, prepared, parts))
 
         if checkpoint is not None and checkpoint.exists():
             state = restore(checkpoint, network, optimizer, scheduler, device)
             rng.bit_generator.state = state["numpy_rng"]
-            rows, start = state["history"], state["iteration"]
+            rows, start, earlier = state["history"], state["iteration"], list(state.get("parts", []))
             for name, value in state["prepared"].items():
                 setattr(method, name, value)
             log.info("resuming from %s at iteration %d", checkpoint, start)
@@ -277,7 +283,7 @@ class Trainer:
                     save(it + 1, batches.state_before(it + 1), history.rows)
         method.network_ = network.eval()
         method.loss_history_ = history.rows
-        self.measured = {**measured, "nondeterministic": nondeterministic.ops}
+        self.measured = {**measured, "nondeterministic": nondeterministic.ops, "earlier_parts": earlier}
         return self.measured
 
 

@@ -107,7 +107,9 @@ def train(spec: dict, data_dir, out_dir, threads: int | None = None, selection=N
     method, codes, measured = run.method, run.codes, run.measured
     history = np.asarray(getattr(method, "loss_history_", []), dtype=float).tolist()
     method.log_loss_history(history)
-    log.info("fit %.2fs, encode %.2fs", run.fit_seconds, run.encode_seconds)
+    log.info("fit %.2fs, encode %.2fs%s", run.fit_seconds, run.encode_seconds,
+             f" (resumed: {len(measured['earlier_parts'])} earlier part(s), "
+             f"{sum(measured['earlier_parts']):.2f}s)" if measured.get("earlier_parts") else "")
     io.save_codes(out_dir / CODES, codes["query"], codes["database"])
     for name, arrays in run.extra.items():
         io.save_npz(out_dir / name, **arrays)
@@ -122,7 +124,10 @@ def train(spec: dict, data_dir, out_dir, threads: int | None = None, selection=N
         "features": "images" if method.is_deep else spec["protocol_def"]["features"],
         "config_hash": settings.digest(spec),
         "split_checksum": data.checksum,
-        "fit_seconds": run.fit_seconds,
+        # a resumed run: every part's training seconds (each killed session up to its last checkpoint, then
+        # this one), and their sum
+        "fit_seconds": sum(parts := [*measured.get("earlier_parts", []), run.fit_seconds]),
+        "fit_parts": parts,
         "encode_seconds": run.encode_seconds,
         "loss_history": history,
         "device": device,

@@ -302,6 +302,10 @@ def test_killed_run_resumes_to_identical_weights(optimizer, digits_dir, tmp_path
             np.testing.assert_array_equal(whole[key], resumed[key])
     assert json.loads(log)["loss_history"] == json.loads((tmp_path / "whole" / "run.json").read_text())["loss_history"]
     assert not checkpoint.exists()
+    record = json.loads(log)  # the killed part's training time (up to its checkpoint) counts too
+    assert len(record["fit_parts"]) == 2 and all(part > 0 for part in record["fit_parts"])
+    assert record["fit_seconds"] == pytest.approx(sum(record["fit_parts"]))
+    assert len(json.loads((tmp_path / "whole" / "run.json").read_text())["fit_parts"]) == 1
 
 
 def test_pretrained_weights_from_a_local_file(tmp_path):

@@ -1,4 +1,6 @@
 # The two commands of the README:  make benchmark  and  make test.
+# Each run first checks its config files (hashbench check-config): a YAML or schema error is one line
+# naming the file, line and field, before Snakemake reads them.
 # Both create the virtual environment in .venv first if it is missing.
 PYTHON ?= python3
 VENV ?= .venv
@@ -20,28 +22,33 @@ $(VENV)/.installed: pyproject.toml
 # Everything the README lists: tables, claims, reproduction report, figures, the results page
 # (results/index.html), then Snakemake's HTML report.
 benchmark: env
+	hashbench check-config config/config.yaml
 	snakemake --cores $(CORES) $(TARGET)
 	snakemake report --report results/report.html
 
 # The whole output in about a minute (config/smoke.yaml): scikit-learn's digits, three shallow methods
 # and HashNet, one seed; results/smoke/ (tables, claims, index.html, report.html) and figures/smoke/.
 smoke: env
+	hashbench check-config config/smoke.yaml
 	snakemake --cores $(CORES) all figures page --configfile config/smoke.yaml
 	snakemake report --report results/smoke/report.html --configfile config/smoke.yaml
 
 # One seed of mnist5k (config/quick.yaml): results/quick/table1.csv in a few minutes, for iteration;
 # its runs are the default benchmark's seed-0 runs.
 quick: env
+	hashbench check-config config/quick.yaml
 	snakemake --cores $(CORES) --configfile config/quick.yaml
 
 # Four methods published after HashNet with it and the classifier floor (config/later.yaml):
 # results/later/table1.md, claims.md and figures/later/; HashNet's runs are the benchmark's.
 later: env
+	hashbench check-config config/later.yaml
 	snakemake --cores $(CORES) all figures --configfile config/later.yaml
 
 # Each deep method's learning rate chosen on validation per embedded protocol (config/tune.yaml), from
 # nothing: results/tune/tuning.json, copied to hashbench/reference/tuning.json (the default benchmark's).
 tune: env
+	hashbench check-config config/tune.yaml
 	snakemake --cores $(CORES) results/tune/tuning.json --configfile config/tune.yaml
 	cp results/tune/tuning.json hashbench/reference/tuning.json
 

@@ -373,4 +373,7 @@ def main(argv=None) -> int:
     except HashbenchError as exc:
         print(f"hashbench: error: {exc}", file=sys.stderr)
         return 2
+    except OSError as exc:  # a read or write the stages do not wrap: the file and the cause, in one line
+        print(f"hashbench: error: {exc.filename or ''}: {exc.strerror or exc}", file=sys.stderr)
+        return 2
     return 0

@@ -205,7 +205,13 @@ def read(path) -> dict:
     except FileNotFoundError:
         raise HashbenchError(f"{path}: config file not found") from None
     except yaml.YAMLError as exc:
-        raise HashbenchError(f"{path}: not valid YAML ({exc})") from None
+        mark = getattr(exc, "problem_mark", None)
+        where = f":{mark.line + 1}:{mark.column + 1}" if mark is not None else ""
+        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        context = getattr(exc, "context", None)
+        opened = getattr(exc, "context_mark", None)
+        detail = f" ({context} on line {opened.line + 1})" if context and opened is not None else ""
+        raise HashbenchError(f"{path}{where}: not valid YAML: {problem}{detail}") from None
     if not isinstance(raw, dict):
         raise HashbenchError(f"{path}: expected a YAML mapping at the top level")
     return raw

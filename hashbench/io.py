@@ -21,18 +21,32 @@ def _umask() -> int:
     return mask
 
 
+def cannot_write(path, exc: BaseException) -> HashbenchError:
+    """One line naming the file a write failed on and why (read-only, disk full, ...)."""
+    text = str(exc).strip()
+    cause = getattr(exc, "strerror", None) or (text.splitlines()[0] if text else type(exc).__name__)
+    return HashbenchError(f"{path}: cannot write it ({cause})")
+
+
 @contextlib.contextmanager
 def atomic_path(path: str | os.PathLike):
     """Yield a temporary path beside ``path``; it replaces ``path`` only if the block succeeds, with
-    the permissions the user's umask gives a new file (the temporary file itself is private)."""
+    the permissions the user's umask gives a new file (the temporary file itself is private). A
+    write that fails (read-only folder, disk full) is one error naming ``path`` and the cause, and
+    leaves neither file behind."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=path.suffix)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=path.suffix)
+    except OSError as exc:
+        raise cannot_write(path, exc) from None
     os.close(fd)
     try:
         yield Path(tmp)
         os.chmod(tmp, 0o666 & ~_umask())
         os.replace(tmp, path)
+    except OSError as exc:
+        raise cannot_write(path, exc) from None
     finally:
         if os.path.exists(tmp):
             os.unlink(tmp)

@@ -69,10 +69,13 @@ class Batches:
 
 
 def _save_checkpoint(path: Path, state: dict) -> None:
-    from hashbench.io import atomic_path
+    from hashbench.io import atomic_path, cannot_write
 
     with atomic_path(path) as tmp:
-        torch.save(state, tmp)
+        try:
+            torch.save(state, tmp)
+        except RuntimeError as exc:  # torch's writer fails so on a full disk ("enforce fail at inline_container.cc")
+            raise cannot_write(path, exc) from None
 
 
 def checkpoint_state(network, optimizer, scheduler, device: torch.device, numpy_state: dict, history: list,

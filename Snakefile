@@ -39,3 +39,14 @@ rule report:
     input:
         rules.tables.output,
         rules.figures.input,
+
+
+onsuccess:
+    # a run that learned nothing is marked in the tables (⚠) and named here, on the console
+    from hashbench.stages.stored import degenerate_runs
+
+    _degenerate = degenerate_runs(metrics_files(CFG["protocols"], CFG["seeds"]))
+    if _degenerate:
+        print(f"hashbench: {len(_degenerate)} degenerate run(s), their cells marked ⚠ in the tables:", file=sys.stderr)
+        for _line in _degenerate:
+            print(f"  {_line}", file=sys.stderr)

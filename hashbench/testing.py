@@ -6,15 +6,24 @@
 
 ``X``/``Y`` are training data of the kind the method reads (features, or images for a deep method)
 and their 0/1 label matrix; ``params`` are hyperparameters to use, by default the method's
-``TEST_PARAMS`` (a small budget: a deep method's are 10 iterations of batch 16).
+``TEST_PARAMS`` (a small budget: a deep method's are 50 iterations of batch 16).
+
+Beyond the contract, the codes must show the method learned: not degenerate (``hashbench.health``:
+three quarters of the bits constant, or one code for all), and their MAP (the first half of ``X``
+querying the second) at least ``LEARN_MARGIN`` above the same codes' MAP with the labels shuffled,
+which is what codes that carry nothing of the data score.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
+from hashbench import health, metrics
 from hashbench.method import HashMethod
 from hashbench.errors import HashbenchError
+
+LEARN_MARGIN = 0.05  # MAP above the shuffled labels' (random codes on the digits: +0.00; LSH at 12 bits: +0.26)
+SHUFFLES = 5
 
 
 def _codes(method: HashMethod, X, n_bits: int, what: str) -> np.ndarray:
@@ -72,6 +81,7 @@ def check_method(cls: type[HashMethod], X, Y: np.ndarray, params: dict | None = 
     assert any(not a.startswith("_") for a in added), f"{name}: fit stored no learned state (attributes ending in '_')"
     assert method.get_params() == stored, f"{name}: fit changed its hyperparameters"
     codes = _codes(method, X, n_bits, name)
+    _check_learned(name, codes, np.asarray(Y))
 
     again = cls(n_bits=n_bits, seed=seed, **params).fit(X, Y)
     np.testing.assert_array_equal(_codes(again, X, n_bits, name), codes,
@@ -79,3 +89,20 @@ def check_method(cls: type[HashMethod], X, Y: np.ndarray, params: dict | None = 
     rebuilt = cls(n_bits=n_bits, seed=seed, **stored).fit(X, Y)
     np.testing.assert_array_equal(_codes(rebuilt, X, n_bits, name), codes,
                                   err_msg=f"{name}: a method rebuilt from get_params() must give the same codes")
+
+
+def retrieval_map(codes: np.ndarray, Y: np.ndarray) -> float:
+    """MAP over the whole database of the first half of the items querying the second half."""
+    half = len(codes) // 2
+    return metrics.evaluate(codes[:half], codes[half:], Y[:half], Y[half:], topk=len(codes) - half)["map"]
+
+
+def _check_learned(name: str, codes: np.ndarray, Y: np.ndarray) -> None:
+    """The codes are not degenerate and retrieve better than chance (the labels shuffled)."""
+    diagnosis = health.diagnose(codes)
+    assert not diagnosis["degenerate"], f"{name}: its codes are degenerate ({'; '.join(diagnosis['reasons'])})"
+    rng = np.random.default_rng(0)
+    learned = retrieval_map(codes, Y)
+    chance = float(np.mean([retrieval_map(codes, Y[rng.permutation(len(Y))]) for _ in range(SHUFFLES)]))
+    assert learned >= chance + LEARN_MARGIN, \
+        f"{name}: its codes retrieve at chance (MAP {learned:.3f}, {chance:.3f} with the labels shuffled): it learned nothing"

@@ -116,7 +116,7 @@ class DeepHashMethod(HashMethod):
     TUNED_AS: str | None = None  # whose tuned learning rate this method trains with (an ablation: its parent's)
     PRETRAINED_HEAD_LR_MULT = 10.0
     LR_STEP_FRACTION = 0.2
-    TEST_PARAMS = {"iterations": 10, "batch_size": 16}
+    TEST_PARAMS = {"iterations": 50, "batch_size": 16}  # enough to be told from chance (check_method)
     # the trainer's settings; an optimiser setting left null takes the recipe's value, which needs no check
     PARAMS = {"pretrained": Boolean(), "iterations": Integer(1),
               "batch_size": Integer(2), "tf32": Boolean(), "recipe": Options(RECIPES),

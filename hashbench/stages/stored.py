@@ -13,7 +13,7 @@ import numpy as np
 
 from hashbench import io
 from hashbench.errors import HashbenchError
-from hashbench.layout import PER_QUERY
+from hashbench.layout import PER_QUERY, RUN_RECORD
 
 
 def describe(key) -> str:
@@ -56,3 +56,17 @@ def collect(metrics_files, protocols, methods, bits, seeds, partial: bool = Fals
         raise HashbenchError(f"no metrics.json for {len(missing)} configured run(s): {shown}{more}; "
                              "run them first, or ask for a partial table (tables: {partial: true})")
     return found, missing, {key: folders[key] for key in found}
+
+
+def degenerate_runs(metrics_files) -> list[str]:
+    """One line per degenerate run among ``metrics_files`` (those that exist): method, protocol,
+    length, seed and the reasons its run.json's health gives (``hashbench.health``)."""
+    lines = []
+    for path in map(Path, metrics_files):
+        if not path.is_file() or not io.read_json(path).get("degenerate"):
+            continue
+        run = io.read_json(path.parent / RUN_RECORD)
+        spec = run["spec"]
+        lines.append(f"{spec['method']} on {spec['protocol']}, {spec['bits']} bits, seed {spec['seed']}: "
+                     + "; ".join(run.get("health", {}).get("reasons", [])))
+    return lines

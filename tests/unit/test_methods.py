@@ -58,6 +58,10 @@ class _Forgetful(HashMethod):
 
     def encode(self, X):
         codes = np.where(X[:, : self.n_bits] * self.scale >= self.mean_, 1, -1)
+        if self.flaw == "flat":  # a collapsed model: one code for everything
+            codes = np.ones_like(codes)
+        if self.flaw == "blind":  # codes that ignore the data
+            codes = np.where(np.random.default_rng(self.seed).random(codes.shape) < 0.5, 1, -1)
         return codes if self.flaw == "int64" else codes.astype(np.int8)
 
 
@@ -68,6 +72,8 @@ class _Forgetful(HashMethod):
     ("unseeded", "the same seed must give the same codes"),
     ("renamed", "hyperparameter 'scale' must be stored unchanged"),
     ("untyped", "check_params accepted scale='not-a-number'"),
+    ("flat", r"its codes are degenerate \(12 of 12 bits constant over the database; one code for the whole database\)"),
+    ("blind", r"its codes retrieve at chance \(MAP 0\.1\d\d, 0\.1\d\d with the labels shuffled\): it learned nothing"),
 ])
 def test_check_method_catches_each_broken_contract(flaw, message, digits):
     x, y, split = digits

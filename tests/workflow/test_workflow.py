@@ -50,6 +50,7 @@ def workflow_run(tmp_path_factory):
     env["PYTHONPATH"] = str(write_plugin(workdir / "plugin"))
     out = snakemake(workdir, env, "report")
     assert out.returncode == 0, out.stderr[-3000:]
+    (workdir / "first-run.stderr").write_text(out.stderr)
     return workdir, env
 
 
@@ -126,6 +127,13 @@ def test_a_collapsed_run_is_flagged_in_its_record_the_tables_and_the_log(workflo
     flat_row = next(line for line in md.splitlines() if line.startswith("| FLAT"))
     itq_row = next(line for line in md.splitlines() if line.startswith("| ITQ"))
     assert flat_row.count("⚠") == 2 and "⚠" not in itq_row and "⚠: a seed's run is degenerate" in md
+    # and the console says so when the workflow ends, one line per run
+    console = (workdir / "first-run.stderr").read_text()
+    flagged = [r for r in rows if r["degenerate"] == "True"]
+    assert f"hashbench: {len(flagged)} degenerate run(s), their cells marked ⚠ in the tables:" in console
+    for bits in (8, 16):
+        for seed in (0, 1):
+            assert f"  FLAT on digits, {bits} bits, seed {seed}: the training loss did not fall by 1%" in console
 
 
 def test_the_reproduction_report_finds_a_rerun_bit_identical(workflow_run):

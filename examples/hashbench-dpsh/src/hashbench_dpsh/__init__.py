@@ -35,6 +35,9 @@ class DPSH(DeepHashMethod):
     LR_STEP_FRACTION = 1 / 3
     # its own hyperparameters' ranges (hashbench.params; the trainer's are the base class's)
     PARAMS = {"eta": Real(0)}
+    # the conformance check's budget (hashbench.testing.check_method): it must learn something there, and
+    # DPSH's plain SGD from scratch needs more than the base class's 50 iterations on 8x8 digits
+    TEST_PARAMS = {"iterations": 200, "batch_size": 16}
 
     def __init__(self, n_bits=32, seed=0, eta=10.0, **training):
         super().__init__(n_bits, seed, **training)

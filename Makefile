@@ -70,7 +70,7 @@ DEEP_TESTS ?= $(addprefix tests/unit/test_,deep.py later_methods.py methods.py i
                 reproducibility.py selection.py registry.py)
 test-isa: env
 	@for isa in $(ISAS); do echo "== DNNL_MAX_CPU_ISA=$$isa"; \
-	  DNNL_MAX_CPU_ISA=$$isa python -m pytest -q $(DEEP_TESTS) || exit 1; done
+	  DNNL_MAX_CPU_ISA=$$isa python -m pytest -q -n $(CORES) --dist loadfile $(DEEP_TESTS) || exit 1; done
 
 # The paper's GPU path rehearsed on this CPU: JPEG files in the released list format, AlexNet from a
 # weights file, image cache, fc7 features, selection, all 14 methods, Tables 1 and 2, and the dry runs

@@ -1,32 +1,56 @@
 #!/usr/bin/env bash
-# Proof that the workflow runs on a real SLURM cluster (opt-in: needs root on Debian/Ubuntu and
-# about 5 minutes; not part of `make test`). It installs slurm-wlm and munge, starts a one-node
-# cluster on loopback with a "cpu" and a "gpu" partition (the node declares one GPU as a generic
-# resource, so deep jobs' --gpus=1 requests are scheduled as on a real cluster), runs the tiny
-# workflow through `--profile profiles/slurm` and locally, and checks that both give the same
-# Table 1. (Without slurmdbd, sacct cannot report job states, so job states come from squeue.)
+# Proof that the workflow runs on a real SLURM cluster; .ci/run runs it (it needs root on
+# Debian/Ubuntu). It installs slurm-wlm and munge when missing, starts munged, slurmctld and slurmd
+# as a one-node cluster on loopback with a "cpu" and a "gpu" partition (the node declares one GPU as
+# a generic resource, a stand-in device, so that GPU requests are scheduled as on a real cluster),
+# runs a tiny workflow through `--profile profiles/slurm` and locally, and checks that both give the
+# same Table 1 and that every deep training job asked SLURM for a GPU. The daemons are its own: it
+# starts them with PID files under its work folder and stops them by PID when it ends, whatever
+# happens; their logs stay there, and on a failure their last lines are printed.
 #
-#   sudo bash tests/slurm/prove.sh            (from the repository root, in the hashbench environment)
+#   sudo PYTHON=<clone>/.venv/bin/python bash tests/slurm/prove.sh      (from anywhere; PYTHON: the
+#                                                                        environment's interpreter)
+# The environment's bin folder need not be on PATH: the jobs run the interpreter Snakemake runs under.
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 WORK=${WORK:-$(mktemp -d /tmp/hashbench-slurm.XXXXXX)}
-PYTHON=${PYTHON:-python}
+PYTHON=${PYTHON:-python3}
+DAEMONS=$WORK/daemons
 [ "$(id -u)" = 0 ] || { echo "prove.sh: needs root (it installs and starts slurmctld, slurmd, munged)" >&2; exit 2; }
+mkdir -p "$DAEMONS"
+START=$(date +%s)
 
-echo "== installing slurm-wlm, munge and the executor plugin"
-if ! command -v slurmctld >/dev/null; then
+stop_daemons() {
+    local status=$?
+    for pid in "$DAEMONS/slurmd.pid" "$DAEMONS/slurmctld.pid" "$DAEMONS/munge/munged.pid"; do
+        [ -s "$pid" ] && kill "$(cat "$pid")" 2>/dev/null || true
+    done
+    if [ "$status" != 0 ]; then
+        for log in "$DAEMONS"/*.log "$DAEMONS"/munge/*.log; do
+            [ -f "$log" ] && { echo "== last lines of $log" >&2; tail -n 20 "$log" >&2; }
+        done
+        echo "prove.sh: failed; the daemons' logs are in $DAEMONS" >&2
+    fi
+}
+trap stop_daemons EXIT
+
+echo "== slurm-wlm, munge and the executor plugin"
+if ! command -v slurmctld >/dev/null || ! command -v munged >/dev/null; then
     apt-get update -qq
     DEBIAN_FRONTEND=noninteractive apt-get install -y -qq slurm-wlm munge >/dev/null
 fi
-"$PYTHON" -m pip install -q snakemake-executor-plugin-slurm
+"$PYTHON" -m pip install -q snakemake-executor-plugin-slurm 2>&1 | grep -v "^WARNING: Location" || true
+"$PYTHON" -c "import snakemake_executor_plugin_slurm" || { echo "prove.sh: no snakemake-executor-plugin-slurm" >&2; exit 1; }
 
-echo "== starting munge and a one-node cluster on localhost"
-mkdir -p /etc/munge /var/run/munge /var/log/munge /var/spool/slurmctld /var/spool/slurmd /etc/slurm
-[ -s /etc/munge/munge.key ] || dd if=/dev/urandom bs=1 count=1024 of=/etc/munge/munge.key 2>/dev/null
-chown -R munge: /etc/munge /var/run/munge /var/log/munge 2>/dev/null || true
-chmod 400 /etc/munge/munge.key
-pgrep -x munged >/dev/null || munged --force
+echo "== munged, slurmctld and slurmd on localhost (their own, PID files and logs in $DAEMONS)"
+mkdir -p /etc/slurm "$DAEMONS/slurmctld" "$DAEMONS/slurmd" "$DAEMONS/munge"  # a fresh state: no earlier jobs
+dd if=/dev/urandom bs=1 count=1024 of="$DAEMONS/munge/munge.key" 2>/dev/null
+chown -R munge: "$DAEMONS/munge" 2>/dev/null || true
+chmod 700 "$DAEMONS/munge" && chmod 400 "$DAEMONS/munge/munge.key"
+SOCKET=$DAEMONS/munge/munge.socket
+munged --force --key-file="$DAEMONS/munge/munge.key" --pid-file="$DAEMONS/munge/munged.pid" \
+       --log-file="$DAEMONS/munge/munged.log" --seed-file="$DAEMONS/munge/munged.seed" --socket="$SOCKET"
 CPUS=$(nproc)
 MEM=$(( $(awk '/MemTotal/ {print $2}' /proc/meminfo) / 1024 - 1024 ))
 cat > /etc/slurm/slurm.conf <<EOF
@@ -35,8 +59,14 @@ SlurmctldHost=localhost
 SlurmUser=root
 SlurmdUser=root
 AuthType=auth/munge
-StateSaveLocation=/var/spool/slurmctld
-SlurmdSpoolDir=/var/spool/slurmd
+AuthInfo=socket=$SOCKET
+CredType=cred/munge
+StateSaveLocation=$DAEMONS/slurmctld
+SlurmdSpoolDir=$DAEMONS/slurmd
+SlurmctldPidFile=$DAEMONS/slurmctld.pid
+SlurmdPidFile=$DAEMONS/slurmd.pid
+SlurmctldLogFile=$DAEMONS/slurmctld.log
+SlurmdLogFile=$DAEMONS/slurmd.log
 ProctrackType=proctrack/linuxproc
 TaskPlugin=task/none
 JobAcctGatherType=jobacct_gather/none
@@ -44,41 +74,50 @@ AccountingStorageType=accounting_storage/none
 SelectType=select/cons_tres
 SelectTypeParameters=CR_Core_Memory
 ReturnToService=2
-MinJobAge=600
+MinJobAge=3600
 GresTypes=gpu
 NodeName=localhost NodeAddr=127.0.0.1 CPUs=$CPUS RealMemory=$MEM Gres=gpu:1 State=UNKNOWN
 PartitionName=cpu Nodes=localhost Default=YES MaxTime=INFINITE State=UP
 PartitionName=gpu Nodes=localhost MaxTime=INFINITE State=UP
 EOF
 printf 'AutoDetect=off\nNodeName=localhost Name=gpu File=/dev/null\n' > /etc/slurm/gres.conf  # a stand-in device
-pgrep -x slurmctld >/dev/null || slurmctld
-pgrep -x slurmd >/dev/null || slurmd
-for _ in $(seq 30); do sinfo -h -o %T 2>/dev/null | grep -q idle && break; sleep 1; done
+slurmctld
+slurmd
+for _ in $(seq 60); do sinfo -h -o %T 2>/dev/null | grep -q idle && break; sleep 1; done
 sinfo
+sinfo -h -o %T | grep -q idle || { echo "prove.sh: the node never became idle" >&2; exit 1; }
 
 TINY='{"protocols": ["digits"], "methods": ["ITQ", "LSH", "HashNet"], "bits": [8, 16], "seeds": [0],
-       "method_params": {"HashNet": {"iterations": 20}}}'
-run() {  # run <dir> <extra snakemake arguments...>
+       "method_params": {"HashNet": {"iterations": 100}}, "tables": {"out": "results"}}'
+run() {  # run <dir> <extra snakemake arguments...>: the environment's interpreter, its bin folder not on PATH
     local dir=$1; shift
     mkdir -p "$dir"
     echo "$TINY" > "$dir/tiny.yaml"
-    (cd "$dir" && "$PYTHON" -m snakemake -s "$ROOT/Snakefile" --configfile tiny.yaml "$@" results/table1.csv)
+    (cd "$dir" && env PATH=/usr/sbin:/usr/bin:/sbin:/bin "$PYTHON" -m snakemake -s "$ROOT/Snakefile" results/table1.csv \
+        --configfile tiny.yaml "$@")
 }
 
-echo "== the tiny workflow through SLURM"
+echo "== the tiny workflow through SLURM (submitted from a node without a GPU)"
 run "$WORK/slurm" --profile "$ROOT/profiles/slurm" --default-resources slurm_partition=cpu runtime=10 mem_mb=1000 \
     --set-resources train_gpu:slurm_partition=gpu train_gpu:mem_mb=2000 train_gpu:runtime=10 \
-    --set-threads train_gpu=1 --jobs 4 --slurm-status-command squeue --slurm-init-seconds-before-status-checks 5
+    --set-threads train_gpu=1 --jobs 8 --latency-wait 5 --slurm-status-command squeue \
+    --slurm-init-seconds-before-status-checks 1 --seconds-between-status-checks 2
 echo "== the same workflow locally"
 run "$WORK/local" --cores 2
 
 echo "== comparing"
 diff "$WORK/slurm/results/table1.csv" "$WORK/local/results/table1.csv"
-# the deep jobs went to the gpu partition and asked for a GPU (finished jobs stay visible for MinJobAge)
-gpu_jobs=$(squeue --states=all -h -o "%i %P" | awk '$2 == "gpu" {print $1}')
-for job in $gpu_jobs; do
-    scontrol show job "$job" | grep -q "TresPerJob=gres:gpu:1" || { echo "prove.sh: job $job asked for no GPU" >&2; exit 1; }
-done
-[ "$(echo $gpu_jobs | wc -w)" -ge 2 ] || { echo "prove.sh: expected 2 deep jobs on the gpu partition" >&2; exit 1; }
-echo "prove.sh: SLURM and local runs give the same Table 1 ($WORK/*/results/table1.csv);" \
-     "$(echo $gpu_jobs | wc -w) deep jobs ran on the gpu partition with --gpus=1"
+echo "Table 1 through SLURM:"; cat "$WORK/slurm/results/table1.md"
+echo "Table 1 locally: the same file ($WORK/local/results/table1.csv)"
+# every deep training job went to the gpu partition and asked for a GPU (finished jobs stay for MinJobAge)
+deep=0
+while read -r job name partition; do
+    case $name in *train_gpu*) ;; *) continue ;; esac
+    tres=$(scontrol show job "$job" | grep -o "TresPerJob=[^ ]*" || true)
+    echo "job $job ($name) on partition $partition: ${tres:-no GPU request}"
+    [ "$partition" = gpu ] && [[ $tres == *gpu* ]] || { echo "prove.sh: job $job asked for no GPU" >&2; exit 1; }
+    deep=$((deep + 1))
+done < <(squeue --states=all -h -o "%i %k %P")  # %k: the comment, rule_<rule>_wildcards_...
+[ "$deep" -eq 2 ] || { echo "prove.sh: expected 2 deep training jobs, found $deep" >&2; exit 1; }
+echo "prove.sh: SLURM and local runs give the same Table 1; $deep deep training jobs asked for a GPU on the" \
+     "gpu partition; $(( $(date +%s) - START )) s"

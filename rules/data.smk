@@ -15,7 +15,7 @@ rule prepare_split:
     conda:
         ENV
     shell:
-        "{HASHBENCH} prepare --protocol {wildcards.protocol} --spec {params.spec:q} "
+        f"{HASHBENCH} " "prepare --protocol {wildcards.protocol} --spec {params.spec:q} "
         "--out {params.out} > {log} 2>&1"
 
 
@@ -36,7 +36,7 @@ rule export_split:
     conda:
         ENV
     shell:
-        "{HASHBENCH} export-split --data {params.data} --out {params.out} > {log} 2>&1"
+        f"{HASHBENCH} " "export-split --data {params.data} --out {params.out} > {log} 2>&1"
 
 
 rule export:
@@ -80,7 +80,7 @@ rule pretrained_weights:
     conda:
         ENV
     shell:
-        "{HASHBENCH} weights --backbone {wildcards.backbone} --out {output} > {log} 2>&1"
+        f"{HASHBENCH} " "weights --backbone {wildcards.backbone} --out {output} > {log} 2>&1"
 
 
 rule features:

@@ -31,7 +31,7 @@ rule protocol_figures:
     conda:
         ENV
     shell:
-        "{HASHBENCH} figures --spec {params.spec:q} --metrics {input.metrics} --runs {params.runs} "
+        f"{HASHBENCH} " "figures --spec {params.spec:q} --metrics {input.metrics} --runs {params.runs} "
         "--data {params.data} --out {params.out} > {log} 2>&1"
 
 
@@ -66,7 +66,7 @@ rule imbalance:
     conda:
         ENV
     shell:
-        "{HASHBENCH} imbalance --spec {params.spec:q} --metrics {input.metrics} --data {params.data} "
+        f"{HASHBENCH} " "imbalance --spec {params.spec:q} --metrics {input.metrics} --data {params.data} "
         "--out {params.out} > {log} 2>&1"
 
 
@@ -85,4 +85,4 @@ rule page:
     conda:
         ENV
     shell:
-        "{HASHBENCH} page --tables {params.tables} --figures {input.figures} --out {output} > {log} 2>&1"
+        f"{HASHBENCH} " "page --tables {params.tables} --figures {input.figures} --out {output} > {log} 2>&1"

@@ -95,7 +95,7 @@ rule external_codes:
     conda:
         ENV
     shell:
-        "{HASHBENCH} import-codes --codes {input.codes:q} --data {params.data} --out {params.out} "
+        f"{HASHBENCH} " "import-codes --codes {input.codes:q} --data {params.data} --out {params.out} "
         "--method {wildcards.method} --bits {wildcards.bits} --seed {wildcards.seed} > {log} 2>&1"
 
 
@@ -120,5 +120,5 @@ rule evaluate:
     conda:
         ENV
     shell:
-        "{HASHBENCH} evaluate --run {params.run} --data {params.data} --spec {params.spec:q} "
+        f"{HASHBENCH} " "evaluate --run {params.run} --data {params.data} --spec {params.spec:q} "
         "--out {output.metrics} --per-query {output.per_query} --threads {threads} > {log} 2>&1"

@@ -32,7 +32,7 @@ rule tables:
     conda:
         ENV
     shell:
-        "{HASHBENCH} tables --spec {params.spec:q} --metrics {input.metrics} --out {params.out} > {log} 2>&1"
+        f"{HASHBENCH} " "tables --spec {params.spec:q} --metrics {input.metrics} --out {params.out} > {log} 2>&1"
 
 
 rule reference:
@@ -50,7 +50,7 @@ rule reference:
     conda:
         ENV
     shell:
-        "{HASHBENCH} reference --spec {params.spec:q} --metrics {input} --out {params.out} > {log} 2>&1"
+        f"{HASHBENCH} " "reference --spec {params.spec:q} --metrics {input} --out {params.out} > {log} 2>&1"
 
 
 rule tuning_record:
@@ -68,4 +68,4 @@ rule tuning_record:
     conda:
         ENV
     shell:
-        "{HASHBENCH} tuning-record {input} --recipe {params.recipe} --out {output} > {log} 2>&1"
+        f"{HASHBENCH} " "tuning-record {input} --recipe {params.recipe} --out {output} > {log} 2>&1"

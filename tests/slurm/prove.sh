@@ -87,7 +87,7 @@ for _ in $(seq 60); do sinfo -h -o %T 2>/dev/null | grep -q idle && break; sleep
 sinfo
 sinfo -h -o %T | grep -q idle || { echo "prove.sh: the node never became idle" >&2; exit 1; }
 
-TINY='{"protocols": ["digits"], "methods": ["ITQ", "LSH", "HashNet"], "bits": [8, 16], "seeds": [0],
+TINY='{"protocols": ["digits"], "methods": ["ITQ", "HashNet"], "bits": [8, 16], "seeds": [0],
        "method_params": {"HashNet": {"iterations": 100}}, "tables": {"out": "results"}}'
 run() {  # run <dir> <extra snakemake arguments...>: the environment's interpreter, its bin folder not on PATH
     local dir=$1; shift

@@ -20,7 +20,7 @@ from hashbench.errors import HashbenchError
 
 PER_BATCH = 60  # 360 images, 36 a class
 SMALL = {  # merged after config/cifar10.yaml: the same variants at the files' size
-    "methods": ["HashNet", "ITQ", "LSH"],
+    "methods": ["HashNet", "LSH"],
     "bits": [16],
     "seeds": [0],
     "method_params": {"HashNet": {"iterations": 40}},

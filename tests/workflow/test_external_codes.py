@@ -24,7 +24,7 @@ CONFIG = {
     "seeds": [0, 1],
     "method_params": {"HashNet": {"iterations": 20}},
     "tables": {"out": "results"},
-    "figures": {"out": "figures", "methods": ["HashNet"], "tsne_points": 100},
+    "figures": {"out": "figures", "methods": []},  # the metric figures: precision, search
     "external": {"Outside": {"codes": "codes/{protocol}/{bits}/{seed}.npy"}},
 }
 

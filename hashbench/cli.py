@@ -122,16 +122,17 @@ def _import_codes(args):
 
 
 def _score(args):
-    from hashbench import config, io, layout
+    from hashbench import config, layout
     from hashbench.data import splits
     from hashbench.stages import evaluate, external
 
-    protocol = io.read_json(Path(args.data) / layout.SPLIT_META)["protocol"]
+    data = splits.load(args.data)
+    protocol = data.protocol
     files = [args.default, *args.configfile]
     cfg = config.load(*files)
     if protocol not in cfg["protocol_defs"]:
         raise HashbenchError(f"{args.data}: protocol '{protocol}' is not defined in {', '.join(files)}")
-    bits = external.read_codes(args.codes, splits.load(args.data))["query"].shape[1]  # the file's length
+    bits = external.read_codes(args.codes, data)["query"].shape[1]  # the file's length
     out = Path(args.out) if args.out else layout.run_dir(protocol, args.method, bits, args.seed, root="results/scored")
     external.import_codes(args.codes, args.data, out, args.method, bits, args.seed)
     metrics = evaluate.evaluate(out, args.data, config.eval_spec(cfg, protocol), out / layout.METRICS,

@@ -42,7 +42,8 @@ RUN_DIR = f"{RUNS}/{RUN_SUBDIR}"
 CODES, RUN_RECORD, METRICS, PER_QUERY = "codes.npz", "run.json", "metrics.json", "per_query.npz"
 CONTINUOUS, CHECKPOINT = "continuous.npz", "checkpoint.pt"
 SELECTION = "results/selection/{protocol}/{method}.json"
-EXPORT_DIR = "results/export/{protocol}"  # a split for code outside hashbench (hashbench.stages.external)
+EXPORT_DIR = "results/export/{protocol}"  # a split for code outside hashbench (hashbench.stages.external):
+EXPORT_ARRAYS, EXPORT_META = "split.npz", "export.json"  # <set>.txt list files beside these
 
 TABLES = ("table1", "table2")  # MAP, tested per column (hashbench.stages.tables)
 METRIC_TABLES = ("table1-ph2", "table1-pn")  # Table 1's methods under P@H<=2 and P@N

@@ -26,8 +26,8 @@ rule export_split:
         **SPLIT_FILES,
     output:
         **{name: f"{layout.EXPORT_DIR}/{name}.txt" for name in ("train", "query", "database")},
-        arrays=f"{layout.EXPORT_DIR}/split.npz",
-        meta=f"{layout.EXPORT_DIR}/export.json",
+        arrays=f"{layout.EXPORT_DIR}/{layout.EXPORT_ARRAYS}",
+        meta=f"{layout.EXPORT_DIR}/{layout.EXPORT_META}",
     params:
         data=subpath(input.meta, parent=True),
         out=subpath(output.meta, parent=True),
@@ -42,7 +42,7 @@ rule export_split:
 rule export:
     """Every configured protocol's split, exported (results/export/<protocol>/)."""
     input:
-        [f"{layout.EXPORT_DIR}/export.json".format(protocol=p) for p in CFG["protocols"]],
+        [f"{layout.EXPORT_DIR}/{layout.EXPORT_META}".format(protocol=p) for p in CFG["protocols"]],
 
 
 rule image_cache:

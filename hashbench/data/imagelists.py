@@ -170,7 +170,4 @@ def load_split(protocol: str, spec: dict) -> tuple[np.ndarray, np.ndarray, dict[
             split[other] = split[other][~np.isin(split[other], shared)]
             log.warning("%s: dropped %d queries from the %s (query_overlap: drop)", field, shared.size, other)
     dropped = sorted({path for found in lists.values() for path in found.dropped})
-    if dropped:
-        log.warning("%s: %d listed image(s) not found, dropped from every split (missing: drop), e.g. %s", field,
-                    len(dropped), dropped[0])
     return np.asarray(paths, dtype=str), np.asarray(labels, dtype=np.uint8), split, dropped

@@ -199,9 +199,6 @@ def _image_folder(protocol, spec):
     draws the split (``split``, seeded)."""
     imagelists.check_image_root(protocol, spec)
     found = imagelists.read(spec["label_file"], spec.get("image_root"), spec.get("path_prefix"), spec.get("missing", "refuse"))
-    if found.dropped:
-        log.warning("protocol_defs.%s: %d listed image(s) not found, dropped (missing: drop), e.g. %s", protocol,
-                    len(found.dropped), found.dropped[0])
     return Loaded(np.asarray(found.paths, dtype=str), found.labels, dropped=found.dropped)
 
 

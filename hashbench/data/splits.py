@@ -115,6 +115,9 @@ def prepare(protocol: str, spec: dict, out_dir) -> None:
             fixed["train"] = _draw(rng, fixed["database"], labels, spec["split"]["train"],
                                    f"protocol_defs.{protocol}.split.train")
         split = {name: rng.permutation(fixed[name]).astype(np.int64) for name in SPLITS}
+    if loaded.dropped:
+        log.warning("protocol_defs.%s: %d listed image(s) not found, dropped from every split (missing: drop), e.g. %s",
+                    protocol, len(loaded.dropped), loaded.dropped[0])
     paths = loaded.items if source.files else None
     stored = {"paths": paths} if source.files else {"images": loaded.items}
     if loaded.parts is not None:
@@ -139,13 +142,18 @@ def prepare(protocol: str, spec: dict, out_dir) -> None:
 
 @dataclass
 class ProtocolData:
-    """A prepared protocol: its labels, split indices and verified checksum."""
+    """A prepared protocol: its labels, split indices, verified checksum and split.json (``meta``)."""
 
     directory: Path
     source: str
     labels: np.ndarray
     split: dict[str, np.ndarray]
     checksum: str
+    meta: dict
+
+    @property
+    def protocol(self) -> str:
+        return self.meta["protocol"]
 
     @property
     def files(self) -> bool:
@@ -215,4 +223,4 @@ def load(directory) -> ProtocolData:
     if actual != meta.get("checksum"):
         raise HashbenchError(f"{directory / SPLIT}: checksum {actual[:12]}... does not match split.json "
                              f"({str(meta.get('checksum'))[:12]}...); delete {directory} and re-run to rebuild it")
-    return ProtocolData(directory, meta["source"], labels, split, actual)
+    return ProtocolData(directory, meta["source"], labels, split, actual, meta)

@@ -9,7 +9,7 @@ from pathlib import Path
 from hashbench import io
 from hashbench.data import splits
 from hashbench.errors import HashbenchError
-from hashbench.layout import CODES, RUN_RECORD, SPLIT_META
+from hashbench.layout import CODES, RUN_RECORD
 from hashbench.metrics import evaluate as compute
 
 log = logging.getLogger("hashbench")
@@ -60,7 +60,7 @@ def evaluate(run_dir, data_dir, evaluation: dict, out_path, per_query_path) -> d
         "machine": run.get("machine", {}).get("key", ""),
         "degenerate": bool(run.get("health", {}).get("degenerate", False)),
         # listed images this copy lacks, dropped from every split (missing: drop): the tables say so
-        "missing_dropped": io.read_json(Path(data_dir) / SPLIT_META).get("missing_dropped", {}).get("count", 0),
+        "missing_dropped": data.meta.get("missing_dropped", {}).get("count", 0),
     })
     io.save_npz(per_query_path, **per_query)
     io.write_json(out_path, metrics)

@@ -28,7 +28,7 @@ import numpy as np
 from hashbench import __version__, health, io, settings
 from hashbench.data import splits
 from hashbench.errors import HashbenchError
-from hashbench.layout import CODES, RUN_RECORD
+from hashbench.layout import CODES, EXPORT_ARRAYS, EXPORT_META, RUN_RECORD
 
 log = logging.getLogger("hashbench")
 CODE_SETS = ("query", "database")
@@ -60,17 +60,16 @@ def export_split(data_dir, out_dir) -> dict:
         lines = [f"{item} {' '.join(map(str, label))}" for item, label in zip(ids[rows], data.labels[rows].tolist())]
         with io.atomic_path(out_dir / f"{name}.txt") as tmp:
             tmp.write_text("\n".join(lines) + "\n")
-    io.save_npz(out_dir / "split.npz", **arrays)
-    meta = io.read_json(Path(data_dir) / "split.json")
+    io.save_npz(out_dir / EXPORT_ARRAYS, **arrays)
     record = {
-        "protocol": meta["protocol"],
+        "protocol": data.protocol,
         "checksum": data.checksum,
         "sizes": {name: int(data.split[name].size) for name in splits.SPLITS},
         "ids": "image path" if data.files else "row of dataset.npz",
         "code_formats": CODE_FORMATS,
     }
-    io.write_json(out_dir / "export.json", record)
-    log.info("exported %s (%s) to %s", meta["protocol"],
+    io.write_json(out_dir / EXPORT_META, record)
+    log.info("exported %s (%s) to %s", data.protocol,
              ", ".join(f"{n} {s}" for n, s in record["sizes"].items()), out_dir)
     return record
 
@@ -93,9 +92,9 @@ def _as_signs(codes: np.ndarray, path, name: str) -> np.ndarray:
 def _ordered(codes: np.ndarray, given_ids: np.ndarray, exported: np.ndarray, path, name: str) -> np.ndarray:
     """Rows keyed by item id put in the exported order; ids that are not the set's exported ids refused."""
     given, wanted = given_ids.astype(str), exported.astype(str)
-    position = {item: i for i, item in enumerate(given)}
-    if given.size != wanted.size or len(position) != given.size or not set(wanted) <= position.keys():
-        stray = next((g for g in given if g not in set(wanted)), None)
+    position, known = {item: i for i, item in enumerate(given)}, set(wanted)
+    if given.size != wanted.size or len(position) != given.size or not known <= position.keys():
+        stray = next((g for g in given if g not in known), None)
         detail = f"'{stray}' is not one of them" if stray is not None else f"{len(position)} distinct ids given"
         raise HashbenchError(f"{path}: {name}_ids are not the {exported.size} exported {name} ids ({detail}); "
                              "expected the ids of hashbench export-split's " + f"{name}.txt")
@@ -150,7 +149,7 @@ def import_codes(codes_file, data_dir, out_dir, method: str, bits: int, seed: in
     """Store an outside method's codes for (the prepared protocol in ``data_dir``, ``bits``, ``seed``)
     as a run: codes.npz and a run.json naming the file (and its sha256) in place of a training."""
     data = splits.load(data_dir)
-    protocol = io.read_json(Path(data_dir) / "split.json")["protocol"]
+    protocol = data.protocol
     codes = read_codes(codes_file, data, bits)
     spec = {"protocol": protocol, "method": method, "bits": int(bits), "seed": int(seed),
             "external": {"codes": str(codes_file), "sha256": io.file_sha256(codes_file)}}

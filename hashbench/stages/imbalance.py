@@ -12,9 +12,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from hashbench import io, stats
+from hashbench import stats
 from hashbench.data import composed, splits
-from hashbench.layout import SPLIT_META
 from hashbench.stages import stored
 
 WEIGHTED, UNWEIGHTED = "HashNet", "HashNet-W"
@@ -27,8 +26,7 @@ def ratios(data_dirs) -> dict[str, float]:
     out = {}
     for directory in data_dirs:
         data = splits.load(directory)
-        out[io.read_json(data.directory / SPLIT_META)["protocol"]] = composed.pair_ratio(
-            data.labels[data.split["train"]])
+        out[data.protocol] = composed.pair_ratio(data.labels[data.split["train"]])
     return out
 
 

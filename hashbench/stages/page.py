@@ -53,14 +53,13 @@ def _peak_memory(protocol, method, bits, seed) -> float | None:
     return float(frame["max_rss"].max()) if "max_rss" in frame and pd.notna(frame["max_rss"].max()) else None
 
 
-def cost(runs: pd.DataFrame) -> pd.DataFrame:
+def cost(runs: pd.DataFrame, records: dict) -> pd.DataFrame:
     """Per (protocol, method): mean fit and encode seconds over its runs, the largest peak memory of
-    its training jobs, and the devices it ran on."""
+    its training jobs, and the devices it ran on (``records``: each run's run.json by its key)."""
     rows = []
     for (protocol, method), group in runs.groupby(["protocol", "method"], sort=False):
         memory = [m for r in group.itertuples() if (m := _peak_memory(protocol, method, r.bits, r.seed)) is not None]
-        devices = sorted({str(io.read_json(run_dir(protocol, method, r.bits, r.seed) / RUN_RECORD).get("device"))
-                          for r in group.itertuples()})
+        devices = sorted({str(records[protocol, method, r.bits, r.seed].get("device")) for r in group.itertuples()})
         rows.append({"protocol": protocol, "method": method, "runs": len(group),
                      "fit s (mean)": pd.to_numeric(group["fit_seconds"], errors="coerce").mean(),
                      "encode s (mean)": pd.to_numeric(group["encode_seconds"], errors="coerce").mean(),
@@ -84,6 +83,8 @@ def build(tables_dir, figures, out) -> Path:
     """Write the page ``out`` from the tables in ``tables_dir`` and the figure PNG files ``figures``."""
     tables_dir, out = Path(tables_dir), Path(out)
     runs = pd.read_csv(tables_dir / METRICS_TABLE)
+    records = {(r.protocol, r.method, r.bits, r.seed): io.read_json(run_dir(r.protocol, r.method, r.bits, r.seed) / RUN_RECORD)
+               for r in runs.itertuples()}
     parts = [f"<h1>hashbench results: {html.escape(str(tables_dir))}</h1>", "<nav>"]
     present = [(stem, title) for stem, title in SECTIONS if (tables_dir / f"{stem}.md").is_file()]
     parts += [f'<a href="#{stem}">{html.escape(title)}</a>' for stem, title in present]
@@ -95,13 +96,13 @@ def build(tables_dir, figures, out) -> Path:
               "<p>Mean fit and encode seconds over the runs (run.json), the largest peak resident memory of "
               f"the method's training jobs (Snakemake's benchmark records, {benchmark_file('train').split('{')[0]}), "
               "the device. Codes trained outside hashbench have no times here.</p>",
-              cost(runs).to_html(index=False, na_rep="—", float_format=lambda x: f"{x:.2f}")]
+              cost(runs, records).to_html(index=False, na_rep="—", float_format=lambda x: f"{x:.2f}")]
     parts += ['<h2 id="figures">Figures</h2>', *map(_figure, map(Path, figures))]
     parts += ['<h2 id="runs">Runs</h2>', "<table><tr><th>protocol</th><th>method</th><th>bits</th><th>seed</th>"
               "<th>MAP</th><th>record</th><th>log</th></tr>"]
     for r in runs.itertuples():
         folder = run_dir(r.protocol, r.method, r.bits, r.seed)
-        external = "external" in io.read_json(folder / RUN_RECORD)["spec"]
+        external = "external" in records[r.protocol, r.method, r.bits, r.seed]["spec"]
         log = Path(LOGS["external" if external else "train"].format(protocol=r.protocol, method=r.method, bits=r.bits,
                                                                     seed=r.seed))
         links = [_link(folder / RUN_RECORD, out, "run.json"), _link(log, out, "log") if log.is_file() else "—"]

@@ -1,7 +1,7 @@
-"""The results tables of the README and docs/, generated from the shipped reference runs
-(``hashbench/reference/runs``) so that text and data cannot drift: ``hashbench doc-tables``
-rewrites every generated block in place, ``hashbench doc-tables --check`` exits non-zero naming
-the first block that differs (tests/unit/test_docs.py runs the check).
+"""The results tables and run-derived numbers of the README and docs/, generated from the shipped
+reference runs (``hashbench/reference/runs*``) so that text and data cannot drift:
+``hashbench doc-tables`` rewrites every generated block and value in place, ``hashbench doc-tables
+--check`` exits non-zero naming the first one that differs (tests/unit/test_docs.py runs the check).
 
 A block is the lines between a marker and ``<!-- end -->``::
 
@@ -9,20 +9,22 @@ A block is the lines between a marker and ``<!-- end -->``::
     | method | 16 bits | ... |
     <!-- end -->
 
-``<!-- generated: tuning -->`` renders the shipped tuning record (``render_tuning``);
-``<!-- generated: claims mnist5k fashion -->`` the paper's claims on those protocols' reference runs
-(``render_claims``). Otherwise
-``table1`` / ``table2`` and a protocol with a shipped reference; a third word ``shared`` takes the
-table from the reference runs of ``recipe: shared`` (hashbench/reference/runs-shared). Each block is that table's MAP
-for one protocol as ``hashbench tables`` writes it (mean ± sample std over the reference's seeds;
-bold the column's best, ≈ not significantly worse after Holm, the tables' paired randomization
-test on the reference's seed-averaged per-query AP, 10,000 sign flips, alpha 0.05).
+``table1`` / ``table2`` and a protocol with a shipped reference: that table's MAP for one protocol
+as ``hashbench tables`` writes it (mean ± sample std over the reference's seeds; bold the column's
+best, ≈ not significantly worse after Holm, the tables' paired randomization test on the reference's
+seed-averaged per-query AP, 10,000 sign flips, alpha 0.05). ``protocol@R`` gives MAP@R of the same
+runs, unmarked (the references keep the per-query AP at the protocol's R only), where the reference
+keeps each seed's MAP@R. ``<!-- generated: claims mnist5k fashion -->`` renders the paper's claims
+on those protocols' references (``render_claims``), ``<!-- generated: tuning -->`` the shipped
+tuning record (``render_tuning``), ``<!-- generated: imbalance -->`` the imbalance study's record
+(``render_imbalance``). A protocol written ``source:protocol`` is read from another
+shipped reference (``SOURCES``). Numbers in the prose are generated values
+(``hashbench.stages.doc_values``).
 """
 
 from __future__ import annotations
 
 import functools
-import json
 import re
 from pathlib import Path
 
@@ -30,68 +32,101 @@ import numpy as np
 
 from hashbench import io, reference
 from hashbench.errors import HashbenchError
+from hashbench.stages import doc_values
 from hashbench.stages.reproduction import REFERENCE_DIR, reference_files
 from hashbench.stages.tables import _md_cell, mark_column, row_name, table_methods
 
-BLOCK = re.compile(r"(<!-- generated: (table[12]) ([A-Za-z0-9_.-]+)(?: (shared))? -->\n)(.*?)(<!-- end -->)", re.S)
-# A block whose marker ends in "shared" renders the reference runs of the one trainer every deep method
-# shared before training recipes (``recipe: shared``), kept beside the default's for docs/results.md.
-SHARED_DIR = REFERENCE_DIR.with_name("runs-shared")
+# The shipped references a document may name: the default benchmark's; the one trainer every deep
+# method shared before training recipes (``recipe: shared``); ``make later``'s methods published after HashNet.
+SOURCES = {"runs": REFERENCE_DIR, "shared": REFERENCE_DIR.with_name("runs-shared"),
+           "later": REFERENCE_DIR.with_name("runs-later"), "unseen": REFERENCE_DIR.with_name("runs-unseen"),
+           "imbalance": REFERENCE_DIR.with_name("runs-imbalance")}
+# the imbalance study's record: figures/imbalance.csv of the runs shipped as runs-imbalance
+IMBALANCE_RECORD = SOURCES["imbalance"] / "imbalance.csv"
+NAME = r"[A-Za-z0-9_.:@-]+"
+BLOCK = re.compile(rf"(<!-- generated: (table[12]) ({NAME}) -->\n)(.*?)(<!-- end -->)", re.S)
+TUNING_BLOCK = re.compile(r"(<!-- generated: tuning -->\n)(.*?)(<!-- end -->)", re.S)
+IMBALANCE_BLOCK = re.compile(r"(<!-- generated: imbalance -->\n)(.*?)(<!-- end -->)", re.S)
+CLAIMS_BLOCK = re.compile(rf"(<!-- generated: claims ({NAME}(?: {NAME})*) -->\n)(.*?)(<!-- end -->)", re.S)
 ALPHA, RESAMPLES = 0.05, 10_000  # the default config's tables.alpha and tables.resamples
-DOCUMENTS = ("README.md", "docs/results.md")  # the files holding generated blocks, from the repository root
+# the files holding generated blocks and values, from the repository root
+DOCUMENTS = ("README.md", "docs/results.md", "docs/beyond-the-paper.md", "docs/methods.md")
 
 
-@functools.cache  # the reference runs are shipped files: a block renders once per process
-def render(table: str, protocol: str, reference_dir=REFERENCE_DIR) -> str:
-    """One protocol's Table 1 or 2 from its reference run, as Markdown rows (header included)."""
-    meta_file, ap_file = reference_files(protocol, reference_dir)
+@functools.cache  # the reference runs are shipped files: each is read once per process
+def load(name: str) -> tuple[dict, dict]:
+    """The shipped reference ``[source:]protocol`` (``SOURCES``; ``runs`` when none is written):
+    its meta and {cell: seed-averaged per-query AP}."""
+    source, _, protocol = name.rpartition(":")
+    if (source or "runs") not in SOURCES:
+        raise HashbenchError(f"{name}: no shipped reference named {source!r}; expected one of {', '.join(SOURCES)}")
+    meta_file, ap_file = reference_files(protocol, SOURCES[source or "runs"])
     if not meta_file.exists():
         raise HashbenchError(f"{meta_file}: no shipped reference run of protocol {protocol!r}")
-    meta = json.loads(meta_file.read_text())
-    per_query = np.load(ap_file)
+    return io.read_json(meta_file), dict(np.load(ap_file))
+
+
+def methods_in_order(table: str, names) -> list[str]:
+    """A reference's methods as a table shows them: the paper's in its order, then the later ones in
+    the config files' order, the classifier floor last."""
+    shown = table_methods(table, sorted(names))
+    paper = [m for m in shown if m in reference.methods("table1") + reference.methods("table2")]
+    return paper + sorted((m for m in shown if m not in paper), key=table_methods_order)
+
+
+@functools.cache  # a block may appear in several documents and checks
+def render(table: str, name: str) -> str:
+    """One protocol's Table 1 or 2 (``protocol@R``: MAP@R, unmarked) from its shipped reference, as
+    Markdown rows (header included)."""
+    protocol, _, at = name.partition("@")
+    meta, per_query = load(protocol)
     cells = meta["cells"]
     bits = sorted({int(key.split("/")[1]) for key in cells})
-    methods = table_methods(table, sorted({key.split("/")[0] for key in cells}))
+    methods = methods_in_order(table, {key.split("/")[0] for key in cells})
+    seeds = len(meta["seeds"])
+    lines = ["| method | " + " | ".join(f"{b} bits" for b in bits) + " |", "|---|" + "---|" * len(bits)]
     column_cells = {}
     for b in bits:
-        column = {m: {"method": m, "mean": cells[f"{m}/{b}"]["mean"], "std": cells[f"{m}/{b}"]["std"],
-                      "n_seeds": len(meta["seeds"]), "best": False, "p_vs_best": None, "tied_with_best": None,
-                      "paper": None, "degenerate_seeds": cells[f"{m}/{b}"]["degenerate_seeds"]} for m in methods}
-        mark_column(list(column.values()), {m: per_query[f"{m}/{b}"] for m in methods}, RESAMPLES, ALPHA)
+        column = {}
+        for m in methods:
+            cell = cells[f"{m}/{b}"]
+            mean, std = cell["mean"], cell["std"]
+            if at:
+                if at not in cell.get("map_at", {}):
+                    raise HashbenchError(f"{name}: the shipped reference keeps no MAP@{at} of {m} at {b} bits")
+                values = np.asarray(cell["map_at"][at])
+                mean, std = float(values.mean()), float(values.std(ddof=1)) if len(values) > 1 else 0.0
+            column[m] = {"method": m, "mean": mean, "std": std, "n_seeds": seeds, "best": False, "p_vs_best": None,
+                         "tied_with_best": None, "paper": None, "degenerate_seeds": cell["degenerate_seeds"]}
+        if not at:
+            mark_column(list(column.values()), {m: per_query[f"{m}/{b}"] for m in methods}, RESAMPLES, ALPHA)
         column_cells[b] = column
-    lines = ["| method | " + " | ".join(f"{b} bits" for b in bits) + " |", "|---|" + "---|" * len(bits)]
     for m in methods:
-        lines.append(f"| {row_name(m)} | " + " | ".join(_md_cell(column_cells[b][m], len(meta["seeds"])) for b in bits)
-                     + " |")
+        lines.append(f"| {row_name(m)} | " + " | ".join(_md_cell(column_cells[b][m], seeds) for b in bits) + " |")
     return "\n".join(lines) + "\n"
 
 
-TUNING_BLOCK = re.compile(r"(<!-- generated: tuning -->\n)(.*?)(<!-- end -->)", re.S)
-CLAIMS_BLOCK = re.compile(r"(<!-- generated: claims ([A-Za-z0-9_. -]+) -->\n)(.*?)(<!-- end -->)", re.S)
-
-
-def render_claims(protocols: list[str], reference_dir=REFERENCE_DIR) -> str:
-    """The paper's claims (``hashbench.stages.claims``) on the shipped reference runs of
-    ``protocols``, as Markdown rows: a verdict per protocol and length, p in brackets where it is
-    not below 0.001."""
+@functools.cache
+def render_claims(names: tuple[str, ...]) -> str:
+    """The paper's claims (``hashbench.stages.claims``; each later method against HashNet) on the
+    shipped references ``names``, as Markdown rows: a verdict per protocol and length, p in brackets
+    where it is not below 0.001."""
     from hashbench.stages import claims
 
-    refs = {}
-    for protocol in protocols:
-        meta_file, ap_file = reference_files(protocol, reference_dir)
-        refs[protocol] = json.loads(meta_file.read_text()), np.load(ap_file)
-    first = refs[protocols[0]][0]
-    names = sorted({key.split("/")[0] for key in first["cells"]})  # the reference's cells are sorted by name
-    methods = table_methods("table1", names) + [m for m in table_methods("table2", names) if m not in
-                                                table_methods("table1", names)]
+    names = list(names)
+    refs = {name: load(name) for name in names}
+    first = refs[names[0]][0]
+    cell_names = {key.split("/")[0] for key in first["cells"]}
+    methods = list(dict.fromkeys(methods_in_order("table1", cell_names) + methods_in_order("table2", cell_names)))
     bits = sorted({int(key.split("/")[1]) for key in first["cells"]})
-    spec = {"order": protocols, "methods": methods, "bits": bits, "alpha": ALPHA, "resamples": RESAMPLES}
+    spec = {"order": names, "methods": methods, "bits": bits, "alpha": ALPHA, "resamples": RESAMPLES}
     table = claims.compare(spec, lambda p, m, b: refs[p][0]["cells"].get(f"{m}/{b}", {}).get("mean"),
                            lambda p, m, b: refs[p][1][f"{m}/{b}"])
     cells = {(r["claim"], r["protocol"], r["bits"]): r["verdict"] + ("" if r["p_value"] < 0.001
                                                                       else f" ({r['p_value']:.2g})") for r in table}
-    columns = [(p, b) for p in protocols for b in bits]
-    lines = ["| claim (A > B) | " + " | ".join(f"{p} {b}" for p, b in columns) + " |", "|---|" + "---|" * len(columns)]
+    columns = [(p, b) for p in names for b in bits]
+    lines = ["| claim (A > B) | " + " | ".join(f"{p.rpartition(':')[2]} {b}" for p, b in columns) + " |",
+             "|---|" + "---|" * len(columns)]
     for claim in dict.fromkeys(r["claim"] for r in table):
         lines.append(f"| {claim} | " + " | ".join(cells.get((claim, p, b), "") for p, b in columns) + " |")
     return "\n".join(lines) + "\n"
@@ -120,44 +155,74 @@ def render_tuning(path=None) -> str:
     return "\n".join(lines) + "\n"
 
 
+def render_imbalance(path=None) -> str:
+    """The imbalance study's record (``hashbench.stages.imbalance``'s CSV) as Markdown rows: per
+    protocol its training pairs' ratio and, per length, MAP(HashNet) - MAP(HashNet-W), mean ± std
+    over the seeds, with the paired test's p."""
+    import pandas as pd
+
+    record = pd.read_csv(path or IMBALANCE_RECORD)
+    bits = sorted(record["bits"].unique())
+    lines = ["| protocol | pairs dissimilar:similar | " + " | ".join(f"{b} bits" for b in bits) + " |",
+             "|---|---|" + "---|" * len(bits)]
+    for protocol, rows in record.groupby("protocol", sort=False):
+        cells = {int(r.bits): f"{r.advantage_mean:+.3f} ± {r.advantage_std:.3f} "
+                              + ("(p < 0.001)" if r.p_value < 0.001 else f"(p = {r.p_value:.2g})")
+                 for r in rows.itertuples()}
+        lines.append(f"| {protocol} | {rows['ratio'].iloc[0]:.3g}:1 | " + " | ".join(cells.get(b, "") for b in bits)
+                     + " |")
+    return "\n".join(lines) + "\n"
+
+
 def table_methods_order(method: str) -> tuple:
     """The deep methods in the order of the config files: the paper's, then those after it."""
     order = ("HashNet", "DHN", "DNNH", "CNNH", "DCH", "GreedyHash", "CSQ", "OrthoHash")
     return (order.index(method) if method in order else len(order), method)
 
 
-def regenerate(text: str, reference_dir=REFERENCE_DIR) -> str:
-    """``text`` with every generated block rendered afresh."""
-    text = BLOCK.sub(lambda m: m.group(1) + render(m.group(2), m.group(3), SHARED_DIR if m.group(4) else reference_dir)
-                     + m.group(6), text)
-    text = CLAIMS_BLOCK.sub(lambda m: m.group(1) + render_claims(m.group(2).split(), reference_dir) + m.group(4), text)
-    return TUNING_BLOCK.sub(lambda m: m.group(1) + render_tuning() + m.group(3), text)
+def generated(text: str) -> list[tuple[str, str, str]]:
+    """Every generated block and value of ``text``: (its name, the text there, the text it should be)."""
+    out = []
+    for m in BLOCK.finditer(text):
+        out.append((f"{m.group(2)} {m.group(3)}", m.group(4), render(m.group(2), m.group(3))))
+    for m in CLAIMS_BLOCK.finditer(text):
+        out.append((f"claims {m.group(2)}", m.group(3), render_claims(tuple(m.group(2).split()))))
+    for m in TUNING_BLOCK.finditer(text):
+        out.append(("tuning", m.group(2), render_tuning()))
+    for m in IMBALANCE_BLOCK.finditer(text):
+        out.append(("imbalance", m.group(2), render_imbalance()))
+    return out
+
+
+def regenerate(text: str) -> str:
+    """``text`` with every generated block and value rendered afresh."""
+    text = BLOCK.sub(lambda m: m.group(1) + render(m.group(2), m.group(3)) + m.group(5), text)
+    text = CLAIMS_BLOCK.sub(lambda m: m.group(1) + render_claims(tuple(m.group(2).split())) + m.group(4), text)
+    text = TUNING_BLOCK.sub(lambda m: m.group(1) + render_tuning() + m.group(3), text)
+    text = IMBALANCE_BLOCK.sub(lambda m: m.group(1) + render_imbalance() + m.group(3), text)
+    return doc_values.regenerate(text, load)
 
 
 def update(root: Path, check: bool = False, documents=DOCUMENTS) -> list[Path]:
-    """Rewrite (or, with ``check``, compare) the generated blocks of ``documents`` under ``root``;
-    returns the files that changed (or would)."""
+    """Rewrite (or, with ``check``, compare) the generated blocks and values of ``documents`` under
+    ``root``; returns the files that changed (or would)."""
     changed = []
     for name in documents:
         path = Path(root) / name
         text = path.read_text()
-        new = regenerate(text)
-        if new == text:
-            continue
         if check:
-            before, after = TUNING_BLOCK.search(text), TUNING_BLOCK.search(new)
-            if before and before.group(0) != after.group(0):
-                raise HashbenchError(f"{path}: the generated block 'tuning' differs from the shipped tuning record; "
-                                     "run hashbench doc-tables")
-            for before, after in zip(CLAIMS_BLOCK.finditer(text), CLAIMS_BLOCK.finditer(new)):
-                if before.group(0) != after.group(0):
-                    raise HashbenchError(f"{path}: the generated block 'claims {before.group(2)}' differs from the "
-                                         "shipped reference runs; run hashbench doc-tables")
-            first = next(a for a, b in zip(BLOCK.finditer(text), BLOCK.finditer(new)) if a.group(0) != b.group(0))
-            name = " ".join(g for g in first.group(2, 3, 4) if g)
-            raise HashbenchError(f"{path}: the generated block '{name}' differs from the "
-                                 "shipped reference runs; run hashbench doc-tables")
-        with io.atomic_path(path) as tmp:
-            Path(tmp).write_text(new)
-        changed.append(path)
+            for what, there, wanted in generated(text):
+                if there != wanted:
+                    raise HashbenchError(f"{path}: the generated block '{what}' differs from the shipped reference "
+                                         "runs; run hashbench doc-tables")
+            for what, there, wanted in doc_values.values(text, load):
+                if there != wanted:
+                    raise HashbenchError(f"{path}: the generated value '{what}' reads {there}, the shipped "
+                                         f"reference runs give {wanted}; run hashbench doc-tables")
+            continue
+        new = regenerate(text)
+        if new != text:
+            with io.atomic_path(path) as tmp:
+                Path(tmp).write_text(new)
+            changed.append(path)
     return changed

@@ -66,6 +66,8 @@ def _cell_record(runs: list) -> tuple[dict, np.ndarray]:
     """What the reference keeps of one cell, and its seed-averaged per-query AP."""
     mean, std = stored.mean_and_std([m["map"] for m, _ in runs])
     return {"mean": mean, "std": std, "maps": [m["map"] for m, _ in runs],
+            "map_at": {r: [m["map_at"][r] for m, _ in runs] for r in runs[0][0].get("map_at", {})},
+            "p_h2": [m["p_h2"] for m, _ in runs],
             "config_hashes": [m["config_hash"] for m, _ in runs],
             "codes": [_codes_digest(folder) for _, folder in runs],
             "degenerate_seeds": sum(bool(m.get("degenerate")) for m, _ in runs)}, \

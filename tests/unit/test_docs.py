@@ -9,7 +9,7 @@ import pytest
 import yaml
 
 from hashbench.errors import HashbenchError
-from hashbench.stages import doc_tables
+from hashbench.stages import doc_tables, doc_values
 
 ROOT = Path(__file__).resolve().parents[2]
 PAGES = [ROOT / "README.md", ROOT / "CHANGELOG.md", *sorted((ROOT / "docs").glob("*.md")),
@@ -25,15 +25,60 @@ def anchors(path: Path) -> set[str]:
 
 def test_results_keep_the_shared_trainers_tables_beside_the_default():
     text = (ROOT / "docs" / "results.md").read_text()
-    blocks = {m.group(2, 3, 4) for m in doc_tables.BLOCK.finditer(text)}
-    assert {("table1", p, s) for p in ("mnist5k", "fashion") for s in (None, "shared")} <= blocks
+    blocks = {m.group(2, 3) for m in doc_tables.BLOCK.finditer(text)}
+    assert {("table1", s + p) for p in ("mnist5k", "fashion") for s in ("", "shared:")} <= blocks
 
 
-def test_readme_table1_is_the_shipped_reference():
+def test_every_generated_table_and_value_of_the_docs_is_the_shipped_reference():
     text = (ROOT / "README.md").read_text()
     blocks = {(m.group(2), m.group(3)) for m in doc_tables.BLOCK.finditer(text)}
     assert {("table1", "mnist5k"), ("table1", "fashion")} <= blocks
-    doc_tables.update(ROOT, check=True)  # raises naming the first block that differs
+    assert all(doc_values.VALUE.search((ROOT / d).read_text()) for d in doc_tables.DOCUMENTS[1:])
+    doc_tables.update(ROOT, check=True)  # raises naming the first block or value that differs
+
+
+# Decimals the results pages may write by hand: none comes from a run (each run-derived number there
+# is a generated value or block). A new hand-typed MAP, p-value or spread fails the test below.
+NOT_FROM_RUNS = {
+    "0.05": "alpha, and BRE's 5% of pairs", "0.001": "the claims' p threshold", "0.01": "a learning rate of a grid",
+    "0.9": "momentum", "0.1": "the relevant fraction of a database", "5.2": "the paper's section", "3.10": "Python",
+    "90.4": "make benchmark's time, checked against CHANGELOG.md below",
+}
+HAND_CHECKED = ("README.md", "docs/results.md", "docs/beyond-the-paper.md")
+
+
+def hand_typed_decimals(text: str) -> list[str]:
+    """The decimals of a page's prose that are not generated: code, generated blocks and values, link
+    targets and inline code left out."""
+    text = re.sub(r"```.*?```", "", text, flags=re.S)
+    for block in (doc_tables.BLOCK, doc_tables.CLAIMS_BLOCK, doc_tables.TUNING_BLOCK, doc_values.VALUE):
+        text = block.sub("", text)
+    text = re.sub(r"`[^`]*`|\]\([^)]*\)", "", text)
+    return re.findall(r"(?<![\w.])\d*\.\d+", text)
+
+
+@pytest.mark.parametrize("page", HAND_CHECKED)
+def test_the_results_pages_write_no_run_derived_number_by_hand(page):
+    typed = set(hand_typed_decimals((ROOT / page).read_text())) - set(NOT_FROM_RUNS)
+    assert not typed, f"{page}: {sorted(typed)} typed by hand; write each as a generated value (doc_values)"
+
+
+def test_a_hand_typed_map_is_caught():
+    assert hand_typed_decimals("HashNet 0.9704<!--= mean mnist5k/HashNet/48 --> and CNNH 0.973 (`0.5`)") == ["0.973"]
+
+
+def test_a_drifted_value_is_named(tmp_path):
+    results = (ROOT / "docs" / "results.md").read_text()
+    marker = "<!--= p mnist5k/HashNet/48 CNNH -->"
+    assert marker in results
+    value = re.search(r"(\d\.\d+)" + re.escape(marker), results).group(1)
+    (tmp_path / "docs").mkdir()
+    (tmp_path / "docs" / "results.md").write_text(results.replace(value + marker, "0.99" + marker, 1))
+    with pytest.raises(HashbenchError, match=r"generated value 'p mnist5k/HashNet/48 CNNH' reads 0\.99, the shipped "
+                                             rf"reference runs give {re.escape(value)}"):
+        doc_tables.update(tmp_path, check=True, documents=["docs/results.md"])
+    doc_tables.update(tmp_path, documents=["docs/results.md"])
+    assert (tmp_path / "docs" / "results.md").read_text() == results
 
 
 def test_a_drifted_table_is_named(tmp_path):

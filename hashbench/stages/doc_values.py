@@ -13,11 +13,14 @@ and lengths. Expressions:
 - ``mean CELL``, ``std CELL``: the cell's MAP over the reference's seeds (mean, sample std)
 - ``seed CELL N``: seed N's MAP; ``seedmin CELLS`` / ``seedmax CELLS``: the lowest / highest seed's
 - ``min CELLS`` / ``max CELLS``: the lowest / highest mean; ``stdmin`` / ``stdmax CELLS``: std
-- ``diff CELL METHOD``: the cell's mean minus METHOD's at the same protocol and length;
-  ``diffmin`` / ``diffmax CELLS METHOD`` over several; ``diffstd CELL METHOD`` the sample std over the
+- ``diff CELL METHOD``: the cell's mean minus METHOD's at the same protocol and length (``@SOURCE``
+  instead of METHOD: minus the same cell in another shipped reference); ``diffmin`` / ``diffmax`` /
+  ``absdiffmax CELLS METHOD`` over several; ``diffstd CELL METHOD`` the sample std over the
   seeds of the difference, paired by seed
 - ``p CELL METHOD``: the tables' two-sided paired randomization test of the two cells' seed-averaged
   per-query AP (10,000 sign flips, unadjusted); ``pmin`` / ``pmax CELLS METHOD`` over several
+- ``identical CELLS METHOD``: how many of the cells have every seed's codes equal to the other's
+  (``@SOURCE``: the same cell's in another reference, e.g. another machine's)
 - ``ph2 CELL``, ``mapat CELL R``: mean P@H<=2, mean MAP@R over the seeds
 - ``lr PROTOCOL/METHOD``: the learning rate the shipped tuning record chose; ``val PROTOCOL/METHOD LR``
   the validation MAP it recorded for LR
@@ -93,7 +96,9 @@ def evaluate(expression: str, load) -> tuple[float, str]:
         return score[0], "map"
     found = cells(args[0])
 
-    def other(cell):  # the same protocol and length, the method named second
+    def other(cell):  # the same protocol and length, the method named second; "@source": the same cell there
+        if args[1].startswith("@"):
+            return f"{args[1][1:]}:{cell[0].rpartition(':')[2]}", cell[1], cell[2]
         return cell[0], args[1], cell[2]
 
     def mean(cell):
@@ -115,9 +120,13 @@ def evaluate(expression: str, load) -> tuple[float, str]:
         cell = _one(found, expression)
         gap = np.subtract(_field(load, cell, "maps"), _field(load, other(cell), "maps"))
         return float(gap.std(ddof=1)), "map"
-    if op in ("diff", "diffmin", "diffmax"):
+    if op in ("diff", "diffmin", "diffmax", "absdiffmax"):
         diffs = [mean(c) - mean(other(c)) for c in found]
+        if op == "absdiffmax":
+            return max(map(abs, diffs)), "map"
         return (_one(diffs, expression) if op == "diff" else (min if op == "diffmin" else max)(diffs)), "map"
+    if op == "identical":  # cells whose every seed's codes digest equals the other cell's
+        return sum(_field(load, c, "codes") == _field(load, other(c), "codes") for c in found), "count"
     if op in ("p", "pmin", "pmax"):
         ps = [stats.paired_randomization_test(_record(load, c)[1], _record(load, other(c))[1], RESAMPLES)
               for c in found]
@@ -130,7 +139,7 @@ def evaluate(expression: str, load) -> tuple[float, str]:
             raise HashbenchError(f"{expression}: the shipped reference keeps no MAP@{args[1]}")
         return float(np.mean(at[args[1]])), "map"
     raise HashbenchError(f"{expression}: unknown expression {op!r}; expected one of mean, std, seed, seedmin, "
-                         "seedmax, min, max, stdmin, stdmax, diff, diffstd, diffmin, diffmax, p, pmin, pmax, ph2, mapat, lr, val")
+                         "seedmax, min, max, stdmin, stdmax, diff, diffstd, diffmin, diffmax, absdiffmax, identical, p, pmin, pmax, ph2, mapat, lr, val")
 
 
 def render(written: str, expression: str, load) -> str:
@@ -140,6 +149,8 @@ def render(written: str, expression: str, load) -> str:
         return f"{value:.2g}"
     if kind == "lr":
         return f"{value:g}"
+    if kind == "count":
+        return str(value)
     decimals = len(written.partition(".")[2])
     return f"{value:+.{decimals}f}" if written[0] in "+-" else f"{value:.{decimals}f}"
 

@@ -11,16 +11,21 @@ from hashbench.stages import doc_values
 RNG = np.random.default_rng(0)
 AP = {"A/16": RNG.random(50), "B/16": RNG.random(50) * 0.5, "A/32": RNG.random(50), "B/32": RNG.random(50)}
 META = {"seeds": [0, 1, 2], "cells": {
-    "A/16": {"mean": 0.6, "std": 0.1, "maps": [0.5, 0.6, 0.7], "p_h2": [0.2, 0.3, 0.4], "map_at": {"1000": [0.1, 0.2, 0.3]}},
+    "A/16": {"mean": 0.6, "std": 0.1, "maps": [0.5, 0.6, 0.7], "p_h2": [0.2, 0.3, 0.4], "map_at": {"1000": [0.1, 0.2, 0.3]},
+             "codes": ["a", "b", "c"]},
     "B/16": {"mean": 0.45, "std": 0.05, "maps": [0.4, 0.45, 0.5]},
-    "A/32": {"mean": 0.8, "std": 0.02},
+    "A/32": {"mean": 0.8, "std": 0.02, "codes": ["d", "e", "x"]},
     "B/32": {"mean": 0.75, "std": 0.03}}}
 
 
+OTHER = {"seeds": [0, 1, 2], "cells": {"A/16": {"mean": 0.62, "std": 0.1, "codes": ["a", "b", "c"]},
+                                      "A/32": {"mean": 0.7, "std": 0.1, "codes": ["d", "e", "f"]}}}
+
+
 def load(name):
-    if name != "src:toy":
+    if name not in ("src:toy", "elsewhere:toy"):
         raise HashbenchError(f"{name}: no such reference")
-    return META, AP
+    return (META, AP) if name == "src:toy" else (OTHER, AP)
 
 
 @pytest.mark.parametrize("expression, written, expected", [
@@ -34,6 +39,9 @@ def load(name):
     ("diff src:toy/A/16 B", "+0.000", "+0.150"),
     ("diffmin src:toy/A/16,32 B", "0.00", "0.05"),
     ("diff src:toy/B/32 A", "+0.00", "-0.05"),
+    ("diff src:toy/A/16 @elsewhere", "0.00", "-0.02"),  # the same cell in another reference
+    ("absdiffmax src:toy/A/16,32 @elsewhere", "0.00", "0.10"),
+    ("identical src:toy/A/16,32 @elsewhere", "0", "1"),  # A/32's third seed differs
     ("diffstd src:toy/A/16 B", "0.000", "0.050"),  # gaps 0.1, 0.15, 0.2 by seed: std 0.05
     ("ph2 src:toy/A/16", "0.0", "0.3"),
     ("mapat src:toy/A/16 1000", "0.0", "0.2"),

@@ -134,6 +134,14 @@ def test_the_readme_states_the_times_the_changelog_measured():
         assert f"{measured} minutes" in readme, f"README: make {target} should read {measured} minutes (CHANGELOG)"
 
 
+@pytest.mark.parametrize("page", ["README.md", "docs/performance.md", "docs/beyond-the-paper.md"])
+def test_every_measured_time_a_page_states_is_one_the_changelog_recorded(page):
+    """The wall times of whole runs are measured once and recorded in CHANGELOG.md: a page quotes them."""
+    recorded = set(re.findall(r"\*\*([\d.]+) minutes\*\*", " ".join((ROOT / "CHANGELOG.md").read_text().split())))
+    stated = re.findall(r"\*\*([\d.]+) minutes\*\*", " ".join((ROOT / page).read_text().split()))
+    assert stated and set(stated) <= recorded, f"{page}: {sorted(set(stated) - recorded)} minutes not in CHANGELOG.md"
+
+
 def test_the_paper_configs_method_count_is_the_one_the_docs_state():
     methods = yaml.safe_load((ROOT / "config/paper.yaml").read_text())["methods"]
     assert f"the {len(methods)} methods" in " ".join((ROOT / "docs/protocols.md").read_text().split())
@@ -147,3 +155,17 @@ def test_the_claims_table_of_the_results_page_is_generated_and_a_drifted_verdict
     (tmp_path / "docs" / "results.md").write_text(results.replace("| HashNet > DHN | holds", "| HashNet > DHN | level", 1))
     with pytest.raises(HashbenchError, match="the generated block 'claims mnist5k fashion' differs"):
         doc_tables.update(tmp_path, check=True, documents=["docs/results.md"])
+
+
+def test_the_imbalance_table_renders_the_studys_record(tmp_path):
+    from hashbench.stages.imbalance import COLUMNS
+
+    record = tmp_path / "imbalance.csv"
+    record.write_text(",".join(COLUMNS) + "\n"
+                      "multi,0.853,16,0.7,0.74,-0.039,0.148,0.0001,3\n"
+                      "multi,0.853,64,0.9,0.902,-0.002,0.005,0.031,3\n"
+                      "pairs,104.2,16,0.5,0.31,0.186,0.035,0.0001,3\n")
+    assert doc_tables.render_imbalance(record).splitlines() == [
+        "| protocol | pairs dissimilar:similar | 16 bits | 64 bits |", "|---|---|---|---|",
+        "| multi | 0.853:1 | -0.039 ± 0.148 (p < 0.001) | -0.002 ± 0.005 (p = 0.031) |",
+        "| pairs | 104:1 | +0.186 ± 0.035 (p < 0.001) |  |"]

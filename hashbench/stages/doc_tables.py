@@ -50,7 +50,7 @@ IMBALANCE_BLOCK = re.compile(r"(<!-- generated: imbalance -->\n)(.*?)(<!-- end -
 CLAIMS_BLOCK = re.compile(rf"(<!-- generated: claims ({NAME}(?: {NAME})*) -->\n)(.*?)(<!-- end -->)", re.S)
 ALPHA, RESAMPLES = 0.05, 10_000  # the default config's tables.alpha and tables.resamples
 # the files holding generated blocks and values, from the repository root
-DOCUMENTS = ("README.md", "docs/results.md", "docs/beyond-the-paper.md", "docs/methods.md")
+DOCUMENTS = ("README.md", "docs/results.md", "docs/beyond-the-paper.md", "docs/methods.md", "docs/metrics.md")
 
 
 @functools.cache  # the reference runs are shipped files: each is read once per process

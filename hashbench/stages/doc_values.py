@@ -7,8 +7,8 @@ before a marker ``<!--= EXPRESSION -->``, which Markdown does not show::
 ``hashbench doc-tables`` rewrites the number, ``--check`` names the first that differs. The number
 keeps the decimals and the sign written there (p-values: two significant digits; learning rates: as
 short as they print). A cell is ``[source:]protocol/method/bits`` (the source a shipped reference of
-``doc_tables.SOURCES``); ``min``/``max`` and the ``*min``/``*max`` forms take comma lists of methods
-and lengths. Expressions:
+``doc_tables.SOURCES``); ``min``/``max`` and the ``*min``/``*max`` forms take comma lists of
+protocols, methods and lengths. Expressions:
 
 - ``mean CELL``, ``std CELL``: the cell's MAP over the reference's seeds (mean, sample std)
 - ``seed CELL N``: seed N's MAP; ``seedmin CELLS`` / ``seedmax CELLS``: the lowest / highest seed's
@@ -43,13 +43,15 @@ RESAMPLES = 10_000  # the default config's tables.resamples
 
 
 def cells(spec: str) -> list[tuple[str, str, int]]:
-    """``[source:]protocol/methods/bits`` (comma lists allowed) as (reference name, method, bits) triples."""
+    """``[source:]protocols/methods/bits`` (comma lists allowed) as (reference name, method, bits) triples."""
     parts = spec.split("/")
     if len(parts) != 3:
         raise HashbenchError(f"{spec}: expected a cell as [source:]protocol/method/bits")
-    name, methods, bits = parts
+    names, methods, bits = parts
+    source, colon, protocols = names.rpartition(":")
     try:
-        return [(name, m, int(b)) for m, b in product(methods.split(","), bits.split(","))]
+        return [(source + colon + p, m, int(b))
+                for p, m, b in product(protocols.split(","), methods.split(","), bits.split(","))]
     except ValueError:
         raise HashbenchError(f"{spec}: the code lengths are not integers") from None
 

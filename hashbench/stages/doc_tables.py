@@ -16,7 +16,8 @@ seed-averaged per-query AP, 10,000 sign flips, alpha 0.05). ``protocol@R`` gives
 runs, unmarked (the references keep the per-query AP at the protocol's R only), where the reference
 keeps each seed's MAP@R. ``<!-- generated: claims mnist5k fashion -->`` renders the paper's claims
 on those protocols' references (``render_claims``), ``<!-- generated: tuning -->`` the shipped
-tuning record (``render_tuning``), ``<!-- generated: imbalance -->`` the imbalance study's record
+tuning record (``render_tuning``). Several names in a table's marker put their columns side by
+side. ``<!-- generated: imbalance -->`` the imbalance study's record
 (``render_imbalance``). A protocol written ``source:protocol`` is read from another
 shipped reference (``SOURCES``). Numbers in the prose are generated values
 (``hashbench.stages.doc_values``).
@@ -33,18 +34,12 @@ import numpy as np
 from hashbench import io, reference
 from hashbench.errors import HashbenchError
 from hashbench.stages import doc_values
-from hashbench.stages.reproduction import REFERENCE_DIR, reference_files
+from hashbench.stages.reproduction import reference_files
 from hashbench.stages.tables import _md_cell, mark_column, row_name, table_methods
 
-# The shipped references a document may name: the default benchmark's; the one trainer every deep
-# method shared before training recipes (``recipe: shared``); ``make later``'s methods published after HashNet.
-SOURCES = {"runs": REFERENCE_DIR, "shared": REFERENCE_DIR.with_name("runs-shared"),
-           "later": REFERENCE_DIR.with_name("runs-later"), "unseen": REFERENCE_DIR.with_name("runs-unseen"),
-           "imbalance": REFERENCE_DIR.with_name("runs-imbalance")}
-# the imbalance study's record: figures/imbalance.csv of the runs shipped as runs-imbalance
-IMBALANCE_RECORD = SOURCES["imbalance"] / "imbalance.csv"
+SOURCES, IMBALANCE_RECORD = doc_values.SOURCES, doc_values.IMBALANCE_RECORD
 NAME = r"[A-Za-z0-9_.:@-]+"
-BLOCK = re.compile(rf"(<!-- generated: (table[12]) ({NAME}) -->\n)(.*?)(<!-- end -->)", re.S)
+BLOCK = re.compile(rf"(<!-- generated: (table[12]) ({NAME}(?: {NAME})*) -->\n)(.*?)(<!-- end -->)", re.S)
 TUNING_BLOCK = re.compile(r"(<!-- generated: tuning -->\n)(.*?)(<!-- end -->)", re.S)
 IMBALANCE_BLOCK = re.compile(r"(<!-- generated: imbalance -->\n)(.*?)(<!-- end -->)", re.S)
 CLAIMS_BLOCK = re.compile(rf"(<!-- generated: claims ({NAME}(?: {NAME})*) -->\n)(.*?)(<!-- end -->)", re.S)
@@ -74,18 +69,15 @@ def methods_in_order(table: str, names) -> list[str]:
     return paper + sorted((m for m in shown if m not in paper), key=table_methods_order)
 
 
-@functools.cache  # a block may appear in several documents and checks
-def render(table: str, name: str) -> str:
-    """One protocol's Table 1 or 2 (``protocol@R``: MAP@R, unmarked) from its shipped reference, as
-    Markdown rows (header included)."""
+def _columns(table: str, name: str) -> tuple[list[str], dict, int]:
+    """One reference's columns of a table: its methods, {bits: {method: cell}} and its seed count."""
     protocol, _, at = name.partition("@")
     meta, per_query = load(protocol)
     cells = meta["cells"]
     bits = sorted({int(key.split("/")[1]) for key in cells})
     methods = methods_in_order(table, {key.split("/")[0] for key in cells})
     seeds = len(meta["seeds"])
-    lines = ["| method | " + " | ".join(f"{b} bits" for b in bits) + " |", "|---|" + "---|" * len(bits)]
-    column_cells = {}
+    columns = {}
     for b in bits:
         column = {}
         for m in methods:
@@ -100,9 +92,23 @@ def render(table: str, name: str) -> str:
                          "tied_with_best": None, "paper": None, "degenerate_seeds": cell["degenerate_seeds"]}
         if not at:
             mark_column(list(column.values()), {m: per_query[f"{m}/{b}"] for m in methods}, RESAMPLES, ALPHA)
-        column_cells[b] = column
+        columns[b] = column
+    return methods, columns, seeds
+
+
+@functools.cache  # a block may appear in several documents and checks
+def render(table: str, names: str) -> str:
+    """Table 1 or 2 of one or more shipped references (``protocol@R``: MAP@R, unmarked), side by
+    side, as Markdown rows (header included); the rows are the first reference's methods."""
+    parts = [(name, *_columns(table, name)) for name in names.split()]
+    methods = parts[0][1]
+    header = [(f"{name.rpartition(':')[2]} " if len(parts) > 1 else "") + f"{b} bits"
+              for name, _, columns, _ in parts for b in columns]
+    lines = ["| method | " + " | ".join(header) + " |", "|---|" + "---|" * len(header)]
     for m in methods:
-        lines.append(f"| {row_name(m)} | " + " | ".join(_md_cell(column_cells[b][m], seeds) for b in bits) + " |")
+        cells = [_md_cell(columns[b][m], seeds) if m in columns[b] else ""
+                 for _, _, columns, seeds in parts for b in columns]
+        lines.append(f"| {row_name(m)} | " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"
 
 
@@ -161,7 +167,7 @@ def render_imbalance(path=None) -> str:
     over the seeds, with the paired test's p."""
     import pandas as pd
 
-    record = pd.read_csv(path or IMBALANCE_RECORD)
+    record = pd.read_csv(path or IMBALANCE_RECORD)  # protocols by increasing ratio
     bits = sorted(record["bits"].unique())
     lines = ["| protocol | pairs dissimilar:similar | " + " | ".join(f"{b} bits" for b in bits) + " |",
              "|---|---|" + "---|" * len(bits)]

@@ -22,6 +22,7 @@ protocols, methods and lengths. Expressions:
 - ``identical CELLS METHOD``: how many of the cells have every seed's codes equal to the other's
   (``@SOURCE``: the same cell's in another reference, e.g. another machine's)
 - ``ph2 CELL``, ``mapat CELL R``: mean P@H<=2, mean MAP@R over the seeds
+- ``ratio PROTOCOL``: its training pairs' dissimilar:similar ratio (the imbalance study's record)
 - ``lr PROTOCOL/METHOD``: the learning rate the shipped tuning record chose; ``val PROTOCOL/METHOD LR``
   the validation MAP it recorded for LR
 """
@@ -36,8 +37,17 @@ import numpy as np
 
 from hashbench import reference, stats
 from hashbench.errors import HashbenchError
+from hashbench.stages.reproduction import REFERENCE_DIR
 
 # a sign belongs to the number after a space or "(", not in a range such as 0.97-0.98
+# The shipped references a document may name: the default benchmark's; the one trainer every deep
+# method shared before training recipes (``recipe: shared``); ``make later``'s methods published after
+# HashNet; the studies of docs/beyond-the-paper.md.
+SOURCES = {"runs": REFERENCE_DIR, "shared": REFERENCE_DIR.with_name("runs-shared"),
+           "later": REFERENCE_DIR.with_name("runs-later"), "unseen": REFERENCE_DIR.with_name("runs-unseen"),
+           "imbalance": REFERENCE_DIR.with_name("runs-imbalance")}
+# the imbalance study's record: figures/imbalance.csv of the runs shipped as runs-imbalance
+IMBALANCE_RECORD = SOURCES["imbalance"] / "imbalance.csv"
 VALUE = re.compile(r"((?:(?<=[\s(])[-+])?\d[\d,]*(?:\.\d+)?)<!--= ([^>]+?) -->")
 RESAMPLES = 10_000  # the default config's tables.resamples
 
@@ -96,6 +106,14 @@ def evaluate(expression: str, load) -> tuple[float, str]:
         if not score:
             raise HashbenchError(f"{expression}: the shipped tuning record tried no lr {args[1]}")
         return score[0], "map"
+    if op == "ratio":  # a protocol's dissimilar:similar training pairs, from the imbalance study's record
+        import pandas as pd
+
+        record = pd.read_csv(IMBALANCE_RECORD)
+        ratio = record.loc[record["protocol"] == args[0], "ratio"]
+        if ratio.empty:
+            raise HashbenchError(f"{expression}: {IMBALANCE_RECORD} has no protocol {args[0]!r}")
+        return float(ratio.iloc[0]), "map"
     found = cells(args[0])
 
     def other(cell):  # the same protocol and length, the method named second; "@source": the same cell there
@@ -141,7 +159,7 @@ def evaluate(expression: str, load) -> tuple[float, str]:
             raise HashbenchError(f"{expression}: the shipped reference keeps no MAP@{args[1]}")
         return float(np.mean(at[args[1]])), "map"
     raise HashbenchError(f"{expression}: unknown expression {op!r}; expected one of mean, std, seed, seedmin, "
-                         "seedmax, min, max, stdmin, stdmax, diff, diffstd, diffmin, diffmax, absdiffmax, identical, p, pmin, pmax, ph2, mapat, lr, val")
+                         "seedmax, min, max, stdmin, stdmax, diff, diffstd, diffmin, diffmax, absdiffmax, identical, p, pmin, pmax, ph2, mapat, ratio, lr, val")
 
 
 def render(written: str, expression: str, load) -> str:

@@ -63,15 +63,17 @@ def _cell_runs(spec: dict, found: dict, folders: dict, protocol: str, method: st
 
 
 def _cell_record(runs: list) -> tuple[dict, np.ndarray]:
-    """What the reference keeps of one cell, and its seed-averaged per-query AP."""
+    """What the reference keeps of one cell (each seed's MAP, MAP@R and P@H<=2, config hash and codes
+    digest), and its seed-averaged per-query AP."""
     mean, std = stored.mean_and_std([m["map"] for m, _ in runs])
-    return {"mean": mean, "std": std, "maps": [m["map"] for m, _ in runs],
-            "map_at": {r: [m["map_at"][r] for m, _ in runs] for r in runs[0][0].get("map_at", {})},
-            "p_h2": [m["p_h2"] for m, _ in runs],
-            "config_hashes": [m["config_hash"] for m, _ in runs],
-            "codes": [_codes_digest(folder) for _, folder in runs],
-            "degenerate_seeds": sum(bool(m.get("degenerate")) for m, _ in runs)}, \
-        stored.seed_averaged_ap(folder for _, folder in runs)
+    record = {"mean": mean, "std": std, "maps": [m["map"] for m, _ in runs],
+              "map_at": {r: [m["map_at"][r] for m, _ in runs] for r in runs[0][0].get("map_at", {})},
+              "config_hashes": [m["config_hash"] for m, _ in runs],
+              "codes": [_codes_digest(folder) for _, folder in runs],
+              "degenerate_seeds": sum(bool(m.get("degenerate")) for m, _ in runs)}
+    if all("p_h2" in m for m, _ in runs):
+        record["p_h2"] = [m["p_h2"] for m, _ in runs]
+    return record, stored.seed_averaged_ap(folder for _, folder in runs)
 
 
 def write_reference(spec: dict, metrics_files, out_dir) -> list[Path]:

@@ -206,7 +206,8 @@ def write_runs(root, shift=None, flip=(), config_hash="h"):
                 io.write_json(folder / RUN_RECORD, {"machine": {"key": "abcd1234", "cpu": "Test CPU", "isa": "AVX2",
                                                                 "threads": 1, "versions": {"torch": "2"}}})
                 io.write_json(folder / METRICS, {"protocol": "toy", "method": method, "bits": bits, "seed": seed,
-                                                 "map": float(ap.mean()), "config_hash": config_hash})
+                                                 "map": float(ap.mean()), "config_hash": config_hash,
+                                                 "map_at": {"5": float(ap.mean())}, "p_h2": 0.5 + seed / 10})
                 files.append(folder / METRICS)
     return files
 
@@ -221,6 +222,9 @@ def test_the_reference_run_reproduces_itself_bit_for_bit(tmp_path):
     assert sorted(p.name for p in written) == ["toy.json", "toy.npz"]
     meta = json.loads((tmp_path / "ref/toy.json").read_text())
     assert meta["machines"]["abcd1234"]["cpu"] == "Test CPU" and set(meta["cells"]) == {"A/8", "A/16", "B/8", "B/16"}
+    cell = meta["cells"]["A/8"]  # each seed's MAP, MAP@R and P@H<=2, for the docs' generated values
+    assert len(cell["maps"]) == len(cell["codes"]) == len(cell["map_at"]["5"]) and cell["maps"] == cell["map_at"]["5"]
+    assert cell["p_h2"] == pytest.approx([0.5 + s / 10 for s in spec()["seeds"]])
     rows = reproduction.build(spec(), runs, tmp_path / "out", reference_dir=tmp_path / "ref")
     assert {r["verdict"] for r in rows} == {"bit-identical"} and all(r["difference"] == 0 for r in rows)
     report = (tmp_path / "out/reproduction.md").read_text()

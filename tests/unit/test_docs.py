@@ -54,7 +54,7 @@ def hand_typed_decimals(text: str) -> list[str]:
                   doc_values.VALUE):
         text = block.sub("", text)
     # code, link targets, and the measured times the CHANGELOG test below checks
-    text = re.sub(r"`[^`]*`|\]\([^)]*\)|\*\*[\d.]+ minutes\*\*", "", text)
+    text = re.sub(r"`[^`]*`|\]\([^)]*\)|\*\*[\d.]+\s+minutes\*\*", "", text)
     return re.findall(r"(?<![\w.])\d*\.\d+", text)
 
 

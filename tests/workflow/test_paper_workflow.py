@@ -36,6 +36,11 @@ def test_dry_run_of_the_paper_config_lists_every_table_job(tmp_path, cli_env):
     assert stats["train_gpu"] == str(3 * 6 * 4) and stats["cnn_features"] == "3"  # deep jobs ask for a GPU
     assert stats["image_cache"] == "3"  # each protocol's images decoded once, for every deep job
     assert stats["select_gpu"] == str(3 * 3)  # the baselines' learning rate, once per protocol, on the GPU
+    # docs/workflow.md counts the jobs the PyTorch solver re-runs: every job from the features on
+    remade = [stats[r] for r in ("cnn_features", "select_gpu", "train_gpu", "train", "evaluate", "tables")]
+    stated = (f"{remade[0]} cnn_features, {remade[1]} select_gpu, {remade[2]} train_gpu and {remade[3]} train jobs, "
+              f"so Snakemake re-makes those, {remade[4]} evaluate and {remade[5]} tables ({sum(map(int, remade))} jobs;")
+    assert stated in " ".join((ROOT / "docs" / "workflow.md").read_text().split())
 
 
 def test_the_pytorch_solver_file_merges_over_the_paper_config():

@@ -5,7 +5,6 @@ from __future__ import annotations
 import logging
 
 import numpy as np
-import torch
 
 from hashbench.deep import backbones
 from hashbench.deep.trainer import make_deterministic, outputs, resolve_device, set_precision

@@ -1,7 +1,6 @@
 """HashNet's loss and continuation, the shared training loop (resume, determinism), backbones."""
 
 import json
-import os
 import signal
 import subprocess
 import sys

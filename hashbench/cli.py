@@ -332,10 +332,11 @@ def parser() -> argparse.ArgumentParser:
     s.add_argument("--partial", action="store_true", help="draw the runs that exist instead of failing")
     s.set_defaults(func=_imbalance)
 
-    s = sub.add_parser("doc-tables", help="rewrite the README's and docs' results tables from the shipped reference "
-                                          "runs (hashbench/stages/doc_tables.py)")
+    s = sub.add_parser("doc-tables", help="rewrite the README's and docs' generated tables and numbers from the shipped "
+                                          "reference runs (hashbench/stages/doc_tables.py, doc_values.py)")
     s.add_argument("--root", default=".", help="the repository root (default: the current folder)")
-    s.add_argument("--check", action="store_true", help="change nothing; exit 2 naming a table that differs")
+    s.add_argument("--check", action="store_true", help="change nothing; exit 2 naming the first table or number "
+                                                        "that differs")
     s.set_defaults(func=_doc_tables)
 
     s = sub.add_parser("tuning-record", help="gather selection.json files into a tuning record (make tune; "

@@ -39,10 +39,9 @@ from hashbench.stages.tables import _md_cell, mark_column, row_name, table_metho
 
 SOURCES, IMBALANCE_RECORD = doc_values.SOURCES, doc_values.IMBALANCE_RECORD
 NAME = r"[A-Za-z0-9_.:@-]+"
-BLOCK = re.compile(rf"(<!-- generated: (table[12]) ({NAME}(?: {NAME})*) -->\n)(.*?)(<!-- end -->)", re.S)
-TUNING_BLOCK = re.compile(r"(<!-- generated: tuning -->\n)(.*?)(<!-- end -->)", re.S)
-IMBALANCE_BLOCK = re.compile(r"(<!-- generated: imbalance -->\n)(.*?)(<!-- end -->)", re.S)
-CLAIMS_BLOCK = re.compile(rf"(<!-- generated: claims ({NAME}(?: {NAME})*) -->\n)(.*?)(<!-- end -->)", re.S)
+# a block: its marker (name: kind and references), its rows, its end
+BLOCK = re.compile(rf"(<!-- generated: ((table[12]|claims|tuning|imbalance)(?: ({NAME}(?: {NAME})*))?) -->\n)(.*?)"
+                   r"(<!-- end -->)", re.S)
 ALPHA, RESAMPLES = 0.05, 10_000  # the default config's tables.alpha and tables.resamples
 # the files holding generated blocks and values, from the repository root
 DOCUMENTS = ("README.md", "docs/results.md", "docs/beyond-the-paper.md", "docs/methods.md", "docs/metrics.md")
@@ -186,26 +185,25 @@ def table_methods_order(method: str) -> tuple:
     return (order.index(method) if method in order else len(order), method)
 
 
+def render_block(kind: str, names: str | None) -> str:
+    """The rows of a block of ``kind`` over the shipped references ``names``."""
+    if kind == "claims":
+        return render_claims(tuple(names.split()))
+    if kind == "tuning":
+        return render_tuning()
+    if kind == "imbalance":
+        return render_imbalance()
+    return render(kind, names)
+
+
 def generated(text: str) -> list[tuple[str, str, str]]:
-    """Every generated block and value of ``text``: (its name, the text there, the text it should be)."""
-    out = []
-    for m in BLOCK.finditer(text):
-        out.append((f"{m.group(2)} {m.group(3)}", m.group(4), render(m.group(2), m.group(3))))
-    for m in CLAIMS_BLOCK.finditer(text):
-        out.append((f"claims {m.group(2)}", m.group(3), render_claims(tuple(m.group(2).split()))))
-    for m in TUNING_BLOCK.finditer(text):
-        out.append(("tuning", m.group(2), render_tuning()))
-    for m in IMBALANCE_BLOCK.finditer(text):
-        out.append(("imbalance", m.group(2), render_imbalance()))
-    return out
+    """Every generated block of ``text``: (its name, the text there, the text it should be)."""
+    return [(m.group(2), m.group(5), render_block(m.group(3), m.group(4))) for m in BLOCK.finditer(text)]
 
 
 def regenerate(text: str) -> str:
     """``text`` with every generated block and value rendered afresh."""
-    text = BLOCK.sub(lambda m: m.group(1) + render(m.group(2), m.group(3)) + m.group(5), text)
-    text = CLAIMS_BLOCK.sub(lambda m: m.group(1) + render_claims(tuple(m.group(2).split())) + m.group(4), text)
-    text = TUNING_BLOCK.sub(lambda m: m.group(1) + render_tuning() + m.group(3), text)
-    text = IMBALANCE_BLOCK.sub(lambda m: m.group(1) + render_imbalance() + m.group(3), text)
+    text = BLOCK.sub(lambda m: m.group(1) + render_block(m.group(3), m.group(4)) + m.group(6), text)
     return doc_values.regenerate(text, load)
 
 

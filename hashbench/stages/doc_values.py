@@ -39,7 +39,6 @@ from hashbench import reference, stats
 from hashbench.errors import HashbenchError
 from hashbench.stages.reproduction import REFERENCE_DIR
 
-# a sign belongs to the number after a space or "(", not in a range such as 0.97-0.98
 # The shipped references a document may name: the default benchmark's; the one trainer every deep
 # method shared before training recipes (``recipe: shared``); ``make later``'s methods published after
 # HashNet; the studies of docs/beyond-the-paper.md.
@@ -48,8 +47,11 @@ SOURCES = {"runs": REFERENCE_DIR, "shared": REFERENCE_DIR.with_name("runs-shared
            "imbalance": REFERENCE_DIR.with_name("runs-imbalance")}
 # the imbalance study's record: figures/imbalance.csv of the runs shipped as runs-imbalance
 IMBALANCE_RECORD = SOURCES["imbalance"] / "imbalance.csv"
+# a sign belongs to the number after a space or "(", not in a range such as 0.97-0.98
 VALUE = re.compile(r"((?:(?<=[\s(])[-+])?\d[\d,]*(?:\.\d+)?)<!--= ([^>]+?) -->")
 RESAMPLES = 10_000  # the default config's tables.resamples
+EXPRESSIONS = ("mean", "std", "seed", "min", "max", "stdmin", "stdmax", "seedmin", "seedmax", "diff", "diffmin",
+               "diffmax", "absdiffmax", "diffstd", "identical", "p", "pmin", "pmax", "ph2", "mapat", "ratio", "lr", "val")
 
 
 def cells(spec: str) -> list[tuple[str, str, int]]:
@@ -124,33 +126,28 @@ def evaluate(expression: str, load) -> tuple[float, str]:
     def mean(cell):
         return _record(load, cell)[0]["mean"]
 
-    if op in ("mean", "std"):
-        return _record(load, _one(found, expression))[0][op], "map"
+    def per_cell(base: str) -> list:  # the values a ``base``, ``base``min or ``base``max expression reduces
+        if base in ("", "mean", "std"):
+            return [_record(load, c)[0][base or "mean"] for c in found]
+        if base == "seed":
+            return [v for c in found for v in _field(load, c, "maps")]
+        if base in ("diff", "absdiff"):
+            diffs = [mean(c) - mean(other(c)) for c in found]
+            return [abs(d) for d in diffs] if base == "absdiff" else diffs
+        if base == "p":
+            return [stats.paired_randomization_test(_record(load, c)[1], _record(load, other(c))[1], RESAMPLES)
+                    for c in found]
+        raise HashbenchError(f"{expression}: unknown expression {op!r}; expected one of {', '.join(EXPRESSIONS)}")
+
     if op == "seed":
         meta = load(found[0][0])[0]
         return _field(load, _one(found, expression), "maps")[meta["seeds"].index(int(args[1]))], "map"
-    if op in ("seedmin", "seedmax"):
-        every = [v for cell in found for v in _field(load, cell, "maps")]
-        return (min if op == "seedmin" else max)(every), "map"
-    if op in ("min", "max"):
-        return (min if op == "min" else max)(mean(c) for c in found), "map"
-    if op in ("stdmin", "stdmax"):
-        return (min if op == "stdmin" else max)(_record(load, c)[0]["std"] for c in found), "map"
     if op == "diffstd":  # the sample std over the seeds of the two methods' MAP difference, paired by seed
         cell = _one(found, expression)
         gap = np.subtract(_field(load, cell, "maps"), _field(load, other(cell), "maps"))
         return float(gap.std(ddof=1)), "map"
-    if op in ("diff", "diffmin", "diffmax", "absdiffmax"):
-        diffs = [mean(c) - mean(other(c)) for c in found]
-        if op == "absdiffmax":
-            return max(map(abs, diffs)), "map"
-        return (_one(diffs, expression) if op == "diff" else (min if op == "diffmin" else max)(diffs)), "map"
     if op == "identical":  # cells whose every seed's codes digest equals the other cell's
         return sum(_field(load, c, "codes") == _field(load, other(c), "codes") for c in found), "count"
-    if op in ("p", "pmin", "pmax"):
-        ps = [stats.paired_randomization_test(_record(load, c)[1], _record(load, other(c))[1], RESAMPLES)
-              for c in found]
-        return (_one(ps, expression) if op == "p" else (min if op == "pmin" else max)(ps)), "p"
     if op == "ph2":
         return float(np.mean(_field(load, _one(found, expression), "p_h2"))), "map"
     if op == "mapat":
@@ -158,8 +155,10 @@ def evaluate(expression: str, load) -> tuple[float, str]:
         if args[1] not in at:
             raise HashbenchError(f"{expression}: the shipped reference keeps no MAP@{args[1]}")
         return float(np.mean(at[args[1]])), "map"
-    raise HashbenchError(f"{expression}: unknown expression {op!r}; expected one of mean, std, seed, seedmin, "
-                         "seedmax, min, max, stdmin, stdmax, diff, diffstd, diffmin, diffmax, absdiffmax, identical, p, pmin, pmax, ph2, mapat, ratio, lr, val")
+    kind = "p" if op in ("p", "pmin", "pmax") else "map"
+    if op.endswith(("min", "max")):
+        return (min if op.endswith("min") else max)(per_cell(op[:-3])), kind
+    return _one(per_cell(op), expression), kind
 
 
 def render(written: str, expression: str, load) -> str:
